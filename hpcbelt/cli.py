@@ -1,0 +1,125 @@
+"""The ``hpcbelt`` command: run studies, aggregate runs, build diffusion-coefficient databases.
+
+Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Bad input (InputError) prints one
+line ``hpcbelt: error: ...`` on rank 0 and every rank exits with code 2; any other exception
+aborts all ranks so that an MPI job never hangs.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS/OpenMP thread per MPI rank: parallelism comes from ranks, and a fixed thread count
+# keeps floating-point results independent of how many ranks share a node.  Set before numpy.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import InputError, RunInterrupted  # noqa: E402
+
+STUDY_KINDS = {
+    "pitch_angle": "hpcbelt.pitch_angle",
+    "drift_diffusion": "hpcbelt.drift",
+}
+
+
+def _study_kind(path: Path) -> str:
+    from .config import read_toml
+
+    doc, _ = read_toml(path)
+    kind = doc.get("kind")
+    if kind not in STUDY_KINDS:
+        raise InputError(f"{path}: kind: expected one of {', '.join(repr(k) for k in STUDY_KINDS)}, "
+                         f"got {kind!r}")
+    return kind
+
+
+def cmd_run(args) -> int:
+    import importlib
+
+    from . import output
+    from .parallel import abort_on_exception, root_decides, world
+
+    comm = world()
+    abort_on_exception(comm)
+    study_path = Path(args.study)
+    out = Path(args.output) if args.output else Path(study_path.stem + ".h5")
+
+    def prepare():
+        kind = _study_kind(study_path)
+        module = importlib.import_module(STUDY_KINDS[kind] + ".study")
+        study = module.load_study(study_path)
+        output.check_output_path(out, args.overwrite)
+        return kind, study
+
+    kind, study = root_decides(comm, prepare)
+    driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
+    driver.run(study, comm, out, quiet=args.quiet)
+    if comm.Get_rank() == 0 and not args.quiet:
+        print(f"hpcbelt: wrote {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hpcbelt", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"hpcbelt {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run a study file under python, mpirun or srun")
+    p.add_argument("study", help="study file (TOML)")
+    p.add_argument("-o", "--output", help="output HDF5 file (default: <study name>.h5 here)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("keys", help="list every key of a study kind with type, default and unit")
+    p.add_argument("kind", choices=sorted(STUDY_KINDS))
+    p.set_defaults(func=cmd_keys)
+
+    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli"):
+        try:
+            mod = __import__(optional, fromlist=["register"])
+        except ImportError:
+            continue
+        mod.register(sub)
+    return parser
+
+
+def cmd_keys(args) -> int:
+    import importlib
+
+    from .config import describe
+
+    schema = importlib.import_module(STUDY_KINDS[args.kind] + ".study").SCHEMA
+    print("\n".join(describe(schema)))
+    return 0
+
+
+def _rank() -> int:
+    if "mpi4py" in sys.modules:
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD.Get_rank()
+    return 0
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        if _rank() == 0:
+            print(f"hpcbelt: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except RunInterrupted as exc:
+        if _rank() == 0:
+            print(f"hpcbelt: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Study files: TOML parsed against a typed schema.
+
+Every study kind declares a schema: a nested mapping of key name -> :class:`Key` (type, default,
+unit, one-line description) or of table name -> sub-schema, and :class:`TableList` for arrays of
+tables such as ``[[experiment]]``.  :func:`validate` checks a parsed TOML document against it:
+
+* an unknown key is an error that names the key, the file and the closest valid names
+  (typos must not survive silently);
+* a value of the wrong type is an error naming the key, the expected type and the unit;
+* a missing key takes its documented default, or is an error if it has none.
+
+The returned document is a plain ``dict`` with every default filled in, so that the merged
+configuration can be stored in the output file and read back without the schema.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import InputError
+
+REQUIRED = object()
+"""Sentinel default: the key must be given."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One scalar (or list) key of a study file."""
+
+    kind: str                     # "float", "int", "str", "bool", "float_or_list", "list_of_float"
+    default: Any = REQUIRED
+    unit: str = ""
+    doc: str = ""
+    choices: tuple = ()
+    check: Callable[[Any], str | None] | None = None   # returns an error text or None
+    optional: bool = False        # may be absent with no default (value None)
+
+
+@dataclass(frozen=True)
+class TableList:
+    """An array of tables, e.g. ``[[experiment]]``; each entry validated against ``schema``."""
+
+    schema: Mapping[str, Any]
+    doc: str = ""
+    min_items: int = 1
+
+
+_KIND_NAMES = {
+    "float": "a number",
+    "int": "an integer",
+    "str": "a string",
+    "bool": "true or false",
+    "float_or_list": "a number or a list of numbers",
+    "list_of_float": "a list of numbers",
+}
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _coerce(value: Any, key: Key, where: str) -> Any:
+    kind = key.kind
+    ok = True
+    if kind == "float":
+        ok = _is_number(value)
+        value = float(value) if ok else value
+    elif kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind == "str":
+        ok = isinstance(value, str)
+    elif kind == "bool":
+        ok = isinstance(value, bool)
+    elif kind in ("float_or_list", "list_of_float"):
+        if kind == "float_or_list" and _is_number(value):
+            value = float(value)
+        elif isinstance(value, list) and value and all(_is_number(v) for v in value):
+            value = [float(v) for v in value]
+        else:
+            ok = False
+    else:  # pragma: no cover - schema bug
+        raise ValueError(f"unknown key kind {kind!r}")
+    if not ok:
+        unit = f" in {key.unit}" if key.unit else ""
+        raise InputError(f"{where}: expected {_KIND_NAMES[kind]}{unit}, got {value!r}")
+    if key.choices and value not in key.choices:
+        raise InputError(
+            f"{where}: expected one of {', '.join(repr(c) for c in key.choices)}, got {value!r}")
+    if key.check is not None:
+        problem = key.check(value)
+        if problem:
+            unit = f" {key.unit}" if key.unit else ""
+            raise InputError(f"{where}: {problem}, got {value!r}{unit}")
+    return value
+
+
+def _unknown(name: str, allowed, where: str) -> InputError:
+    close = difflib.get_close_matches(name, list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return InputError(f"{where}: unknown key '{name}'{hint}; "
+                      f"valid keys here: {', '.join(sorted(allowed))}")
+
+
+def validate(doc: Mapping[str, Any], schema: Mapping[str, Any], source: str,
+             prefix: str = "") -> dict:
+    """Check ``doc`` against ``schema``; return a new dict with defaults filled in.
+
+    ``source`` (usually the file name) and ``prefix`` (the dotted path of the table) are used
+    only to build error messages of the form ``source: key.path: what was expected``.
+    """
+    if not isinstance(doc, Mapping):
+        raise InputError(f"{source}: {prefix.rstrip('.') or 'document'}: expected a table")
+    out: dict = {}
+    for name, value in doc.items():
+        if name not in schema:
+            raise _unknown(name, schema.keys(), f"{source}: {prefix.rstrip('.') or 'top level'}")
+    for name, spec in schema.items():
+        where = f"{source}: {prefix}{name}"
+        present = name in doc
+        if isinstance(spec, Key):
+            if present:
+                out[name] = _coerce(doc[name], spec, where)
+            elif spec.default is not REQUIRED:
+                out[name] = spec.default
+            elif spec.optional:
+                out[name] = None
+            else:
+                raise InputError(f"{where}: missing required key ({spec.doc or spec.kind})")
+        elif isinstance(spec, TableList):
+            items = doc.get(name, [])
+            if not isinstance(items, list) or not all(isinstance(i, Mapping) for i in items):
+                raise InputError(f"{where}: expected an array of tables ([[{prefix}{name}]])")
+            if len(items) < spec.min_items:
+                raise InputError(f"{where}: expected at least {spec.min_items} [[{name}]] table(s)")
+            out[name] = [validate(item, spec.schema, source, f"{prefix}{name}[{i}].")
+                         for i, item in enumerate(items)]
+        else:  # sub-table
+            sub = doc.get(name, {})
+            if not isinstance(sub, Mapping):
+                raise InputError(f"{where}: expected a table [{prefix}{name}]")
+            out[name] = validate(sub, spec, source, f"{prefix}{name}.")
+    return out
+
+
+def read_toml(path: str | Path) -> tuple[dict, str]:
+    """Read a TOML file; return (parsed document, raw text). Errors name the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{p}: study file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read study file ({exc})") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{p}: not valid TOML ({exc})") from None
+    return doc, text
+
+
+def describe(schema: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """One line per key: dotted name, type, default, unit and description (for --help-keys)."""
+    lines = []
+    for name, spec in schema.items():
+        if isinstance(spec, Key):
+            default = "required" if spec.default is REQUIRED and not spec.optional else (
+                "unset" if spec.default is REQUIRED else repr(spec.default))
+            unit = f" [{spec.unit}]" if spec.unit else ""
+            lines.append(f"{prefix}{name}{unit}: {_KIND_NAMES[spec.kind]}, default {default}. {spec.doc}")
+        elif isinstance(spec, TableList):
+            lines.append(f"[[{prefix}{name}]]: {spec.doc}")
+            lines.extend(describe(spec.schema, f"{prefix}{name}[]."))
+        else:
+            lines.extend(describe(spec, f"{prefix}{name}."))
+    return lines
+
+
+def positive(v) -> str | None:
+    return None if v > 0 else "expected a positive value"
+
+
+def non_negative(v) -> str | None:
+    return None if v >= 0 else "expected a value >= 0"

@@ -1,0 +1,163 @@
+"""One self-describing HDF5 file per run, written by all ranks.
+
+Modes (chosen by :func:`io_mode`):
+
+``mpio``    h5py built with MPI: every rank opens the file with the mpio driver; metadata
+            (datasets, attributes, dimension scales) is created collectively and each rank
+            writes its own members' slabs independently.
+``funnel``  h5py without MPI (or HPCBELT_IO=funnel): rank 0 alone opens the file and the
+            other ranks send their slabs to it through :class:`hpcbelt.parallel.Hub`.
+            Slower for big runs; one warning line says so.
+``serial``  one rank: a plain file.
+
+Every dataset gets a ``units`` attribute; the root carries the study text, code version,
+git commit, MPI size, host, start and end time, and the I/O mode.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from . import __version__
+from .errors import InputError
+
+
+def h5py_has_mpi() -> bool:
+    import h5py
+
+    return bool(h5py.get_config().mpi)
+
+
+def io_mode(comm) -> str:
+    """'serial', 'mpio' or 'funnel' for this communicator and this h5py (HPCBELT_IO overrides)."""
+    forced = os.environ.get("HPCBELT_IO", "").strip().lower()
+    if forced and forced not in ("mpio", "funnel", "serial"):
+        raise InputError(f"environment HPCBELT_IO={forced!r}: expected mpio, funnel or serial")
+    if comm.Get_size() == 1:
+        return "serial" if forced != "mpio" or not h5py_has_mpi() else "mpio"
+    if forced == "funnel" or not h5py_has_mpi():
+        return "funnel"
+    return "mpio"
+
+
+def git_commit() -> str:
+    """The commit of the hpcbelt source tree, or 'unknown' (e.g. an installed wheel)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def check_output_path(path: str | Path, overwrite: bool) -> Path:
+    """Refuse an existing file without ``overwrite`` and an unwritable directory (rank 0 only)."""
+    p = Path(path)
+    if p.exists() and not overwrite:
+        raise InputError(f"output {p}: file exists; pass --overwrite to replace it")
+    if p.is_dir():
+        raise InputError(f"output {p}: is a directory; expected a file name")
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output {p}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"output {p}: not writable")
+    return p
+
+
+def provenance(comm, mode: str) -> dict:
+    """Root attributes known at the start of a run (computed on rank 0, same on all ranks)."""
+    info = None
+    if comm.Get_rank() == 0:
+        info = {
+            "hpcbelt_version": __version__,
+            "git_commit": git_commit(),
+            "mpi_size": comm.Get_size(),
+            "host": socket.gethostname(),
+            "start_time": now_iso(),
+            "parallel_io": mode,
+        }
+    return comm.bcast(info, root=0)
+
+
+class RunFile:
+    """The output file of a run, open on the ranks that write to it."""
+
+    def __init__(self, path: Path, comm, mode: str):
+        self.path = Path(path)
+        self.comm = comm
+        self.mode = mode
+        self.rank = comm.Get_rank()
+        self.h5 = None
+
+    @property
+    def writes_here(self) -> bool:
+        """True on ranks that hold the file open (all in mpio, rank 0 otherwise)."""
+        return self.mode == "mpio" or self.rank == 0
+
+    @classmethod
+    def create(cls, path, comm, mode: str, layout: Callable, attrs: dict) -> "RunFile":
+        """Create the file and its whole layout (collective in mpio mode).
+
+        ``layout(h5file)`` creates every dataset; it must behave identically on every rank.
+        """
+        import h5py
+
+        self = cls(Path(path), comm, mode)
+        if self.path.exists() and self.rank == 0:
+            self.path.unlink()
+        comm.Barrier()
+        if mode == "mpio":
+            self.h5 = h5py.File(self.path, "w", driver="mpio", comm=comm)
+        elif self.rank == 0:
+            self.h5 = h5py.File(self.path, "w")
+        if self.writes_here:
+            for k, v in attrs.items():
+                self.h5.attrs[k] = v
+            self.h5.attrs["status"] = "running"
+            layout(self.h5)
+        return self
+
+    def write(self, dset: str, selection, array) -> None:
+        """Write ``array`` to ``dset[selection]`` (independent I/O; only where the file is open)."""
+        self.h5[dset][selection] = array
+
+    def close(self, attrs: dict) -> None:
+        """Write final root attributes (same values on every rank) and close (collective)."""
+        if self.writes_here:
+            for k, v in attrs.items():
+                self.h5.attrs[k] = v
+            self.h5.close()
+        self.comm.Barrier()
+
+
+def units(dset, unit: str, description: str = ""):
+    """Attach ``units`` (and a description) to a dataset; returns it for chaining."""
+    dset.attrs["units"] = unit
+    if description:
+        dset.attrs["description"] = description
+    return dset
+
+
+def scale(h5, name: str, data, unit: str, description: str):
+    """A coordinate dataset made into an HDF5 dimension scale."""
+    d = h5.create_dataset(name, data=np.asarray(data))
+    units(d, unit, description)
+    d.make_scale(name.rsplit("/", 1)[-1])
+    return d

@@ -1,0 +1,190 @@
+"""Everything MPI in one place: work decomposition, root-side message hub, error agreement.
+
+Physics and kernel modules never import mpi4py; drivers receive a communicator from here.
+Work items (ensemble members, test-particle permutations) are dealt round-robin over ranks;
+since every item's random stream depends only on the study seed and the item's identity, the
+results do not depend on the number of ranks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from typing import Any, Callable
+
+TAG_HUB = 7301
+
+
+def world():
+    """MPI.COMM_WORLD (mpi4py initialises MPI on import; a plain ``python`` run is size 1)."""
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+def my_items(items: list, comm) -> list:
+    """The items this rank owns: round-robin, item i to rank i mod size."""
+    return items[comm.Get_rank()::comm.Get_size()]
+
+
+def root_decides(comm, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on rank 0 and broadcast its result, or its InputError, to every rank.
+
+    Used for input checks that touch the file system, so every rank raises the same error at
+    the same point and no rank waits forever in a collective the others never reach.
+    """
+    from .errors import InputError
+
+    result, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            result = fn()
+        except InputError as exc:
+            error = str(exc)
+    result, error = comm.bcast((result, error), root=0)
+    if error is not None:
+        raise InputError(error)
+    return result
+
+
+def abort_on_exception(comm) -> None:
+    """Install an excepthook that aborts all ranks on an unexpected error (no hang)."""
+    if comm.Get_size() == 1:
+        return
+
+    def hook(kind, value, tb):
+        sys.stderr.write(f"hpcbelt: rank {comm.Get_rank()}: unexpected error, aborting all ranks\n")
+        traceback.print_exception(kind, value, tb)
+        sys.stderr.flush()
+        comm.Abort(1)
+
+    sys.excepthook = hook
+
+
+class Progress:
+    """A progress bar with ETA over all ranks' work, drawn by rank 0 only."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, stream=None):
+        self.total = max(int(total), 1)
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.tty = self.enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.done = 0
+        self.t0 = time.monotonic()
+        self._last_print = -1e9
+        self._last_frac = -1.0
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        frac = self.done / self.total
+        finished = self.done >= self.total
+        # terminals: redraw at most 5 times a second; logs (Slurm): a line every 10 % or minute
+        if self.tty:
+            if now - self._last_print < 0.2 and not finished:
+                return
+        elif not finished and frac - self._last_frac < 0.1 and now - self._last_print < 60:
+            return
+        self._last_print, self._last_frac = now, frac
+        elapsed = now - self.t0
+        eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
+        width = 30
+        bar = "#" * int(width * frac) + "-" * (width - int(width * frac))
+        text = (f"{self.label} [{bar}] {self.done}/{self.total} "
+                f"{100 * frac:5.1f}%  elapsed {_hms(elapsed)}  ETA {_hms(eta)}")
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if finished else ""))
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _hms(seconds: float) -> str:
+    if seconds != seconds:  # NaN
+        return "--:--:--"
+    s = int(round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class Hub:
+    """Point-to-point traffic from worker ranks to rank 0 while everybody computes.
+
+    Workers post non-blocking messages (progress counts, and in funnel mode the data to write);
+    rank 0 drains them whenever it calls :meth:`poll`, and :meth:`finish` on rank 0 keeps
+    draining until every worker has said it is done.  ``on_write(path, selection, array)`` is
+    called on rank 0 for funnelled writes.
+    """
+
+    def __init__(self, comm, progress: Progress | None, on_write: Callable | None = None):
+        self.comm = comm
+        self.rank = comm.Get_rank()
+        self.size = comm.Get_size()
+        self.progress = progress
+        self.on_write = on_write
+        self._pending: list = []
+        self._finished = 0
+
+    # -- worker side ---------------------------------------------------------------------
+    def _post(self, msg) -> None:
+        self._pending.append(self.comm.isend(msg, dest=0, tag=TAG_HUB))
+        self._pending = [r for r in self._pending if not r.Test()]
+
+    def advance(self, n: int = 1) -> None:
+        """Report ``n`` finished work units."""
+        if self.rank == 0:
+            if self.progress:
+                self.progress.advance(n)
+            self.poll()
+        else:
+            self._post(("progress", n))
+
+    def write(self, path: str, selection, array) -> None:
+        """Funnel a write to rank 0 (rank 0 writes directly)."""
+        if self.rank == 0:
+            self.on_write(path, selection, array)
+        else:
+            self._post(("write", path, selection, array))
+
+    # -- root side -------------------------------------------------------------------------
+    def poll(self) -> None:
+        if self.rank != 0 or self.size == 1:
+            return
+        from mpi4py import MPI
+
+        while self.comm.iprobe(source=MPI.ANY_SOURCE, tag=TAG_HUB):
+            self._handle(self.comm.recv(source=MPI.ANY_SOURCE, tag=TAG_HUB))
+
+    def _handle(self, msg) -> None:
+        kind = msg[0]
+        if kind == "progress":
+            if self.progress:
+                self.progress.advance(msg[1])
+        elif kind == "write":
+            self.on_write(*msg[1:])
+        elif kind == "done":
+            self._finished += 1
+
+    def finish(self) -> None:
+        """Workers: flush and say done.  Rank 0: receive until all workers are done."""
+        if self.size == 1:
+            return
+        if self.rank != 0:
+            self._pending.append(self.comm.isend(("done",), dest=0, tag=TAG_HUB))
+            from mpi4py import MPI
+
+            MPI.Request.Waitall(self._pending)
+            self._pending = []
+            return
+        from mpi4py import MPI
+
+        while self._finished < self.size - 1:
+            self._handle(self.comm.recv(source=MPI.ANY_SOURCE, tag=TAG_HUB))
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

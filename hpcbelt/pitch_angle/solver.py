@@ -1,0 +1,165 @@
+"""Time integration of one ensemble member: the two integrators behind ``[time] method``.
+
+``explicit``  forward Euler for diffusion (the paper's scheme, dt = 0.1 s by default) and
+              backward Euler for the loss, f_new = (f + dt Diff f) / (1 + lambda dt): stable
+              and non-negative for any dt, and it keeps the quasi-steady balance
+              f = Diff f / lambda inside the loss cone exact (an exp(-lambda dt) split factor
+              gets that balance wrong by O(1) at the paper's dt / tau_L ~ 1).  dt above the
+              diffusion limit of :func:`operator.explicit_dt_limit` is refused.
+``exact``     D is piecewise constant, so each interval is advanced with exp(A_k tau), built
+              from the eigen-decomposition of the symmetric form of A_k: exact in time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import eigh_tridiagonal
+
+from . import kernels
+from .operator import Grid, face_coefficients, symmetric_tridiagonal
+
+
+def output_times(duration_s: float, output_every_s: float) -> np.ndarray:
+    """Output times 0, dt_out, 2 dt_out, ... and the end time if it is not a multiple."""
+    n = int(np.floor(duration_s / output_every_s * (1 + 1e-12)))
+    t = np.arange(n + 1) * output_every_s
+    if duration_s - t[-1] > 1e-9 * duration_s:
+        t = np.append(t, duration_s)
+    return t
+
+
+def switch_times(duration_s: float, switch_every_s: float | None) -> np.ndarray:
+    """Start times of the profile segments (one segment for a constant profile)."""
+    if not switch_every_s:
+        return np.zeros(1)
+    n = int(np.ceil(duration_s / switch_every_s * (1 - 1e-12)))
+    return np.arange(n) * switch_every_s
+
+
+def intervals(out_t: np.ndarray, seg_t: np.ndarray):
+    """Merge output and switch times into intervals.
+
+    Returns (segment number, length [s], output-at-end flag) for each interval.
+    """
+    end = out_t[-1]
+    scale = max(end, 1.0)
+    events = np.union1d(out_t, seg_t[seg_t < end])
+    # merge events closer than round-off so no zero-length interval appears
+    keep = np.concatenate(([True], np.diff(events) > 1e-9 * scale))
+    events = events[keep]
+    tau = np.diff(events)
+    seg = np.searchsorted(seg_t, events[:-1] + 1e-9 * scale, side="right") - 1
+    is_out = np.zeros(tau.size, bool)
+    pos = np.searchsorted(events, out_t[1:] - 1e-9 * scale)
+    is_out[pos - 1] = True
+    return seg.astype(np.int64), tau, is_out
+
+
+def stencil(grid: Grid, daa_stack: np.ndarray, dt_s: float) -> np.ndarray:
+    """Explicit-step weights (K, 3, n): (lo, ce, up) divided by (1 + lambda dt) (implicit loss)."""
+    daa_stack = np.atleast_2d(daa_stack)
+    c = face_coefficients(grid, daa_stack) * dt_s
+    k, n = daa_stack.shape
+    coef = np.zeros((k, 3, n))
+    coef[:, 0, 1:] = c / grid.volume[1:]
+    coef[:, 2, :-1] = c / grid.volume[:-1]
+    coef[:, 1, :] = 1.0 - coef[:, 0, :] - coef[:, 2, :]
+    coef /= (1.0 + grid.loss_rate_per_s * dt_s)[None, None, :]
+    return coef
+
+
+def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float) -> np.ndarray:
+    """exp(A_k tau) for each profile k of ``daa_stack`` (K, n) -> (K, n, n).
+
+    A_k = M^-1 K_k - Lambda is similar to the symmetric tridiagonal S_k (see operator.py):
+    exp(A tau) = M^-1/2 Q exp(w tau) Q^T M^1/2 with S = Q diag(w) Q^T.  Entries of the exact
+    propagator are non-negative (A is an M-matrix generator); round-off negatives of order
+    1e-16 are clipped so f never goes below zero.
+    """
+    daa_stack = np.atleast_2d(daa_stack)
+    diag, off = symmetric_tridiagonal(grid, daa_stack)
+    sq = np.sqrt(grid.volume)
+    out = np.empty((daa_stack.shape[0], grid.n, grid.n))
+    for k in range(daa_stack.shape[0]):
+        w, q = eigh_tridiagonal(diag[k], off[k])
+        left = q / sq[:, None]                       # M^-1/2 Q
+        right = (q * sq[:, None]).T                  # Q^T M^1/2
+        out[k] = (left * np.exp(w * tau_s)[None, :]) @ right
+    np.maximum(out, 0.0, out=out)
+    return out
+
+
+def slowest_rate(grid: Grid, daa_nodes: np.ndarray) -> float:
+    """Smallest decay rate -max(eig A) [1/s] of the constant-D operator (0 if loss is off)."""
+    diag, off = symmetric_tridiagonal(grid, daa_nodes)
+    w = eigh_tridiagonal(diag, off, eigvals_only=True, select="i", select_range=(grid.n - 1, grid.n - 1))
+    return float(-w[0])
+
+
+class PropagatorBank:
+    """Propagators exp(A_k tau) built on demand and kept in one contiguous array.
+
+    Rows are added in batches (one eigen-decomposition per new (profile, tau) pair); the
+    kernels index ``matrices`` directly, so no per-member copies are made.
+    """
+
+    def __init__(self, grid: Grid, daa_stack: np.ndarray):
+        self.grid = grid
+        self.daa = np.atleast_2d(daa_stack)
+        self.matrices = np.empty((0, grid.n, grid.n))
+        self.index: dict[tuple[int, float], int] = {}
+
+    def rows(self, kidx: np.ndarray, tau: np.ndarray) -> np.ndarray:
+        """Row of ``matrices`` for each interval (profile kidx[j], length tau[j])."""
+        keys = list(zip(kidx.tolist(), np.round(tau, 9).tolist()))
+        missing = sorted(set(keys) - self.index.keys())
+        if missing:
+            by_tau: dict[float, list[int]] = {}
+            for k, t in missing:
+                by_tau.setdefault(t, []).append(k)
+            new = [propagators(self.grid, self.daa[ks], t) for t, ks in by_tau.items()]
+            start = self.matrices.shape[0]
+            self.matrices = np.concatenate([self.matrices] + new)
+            for t, ks in by_tau.items():
+                for k in ks:
+                    self.index[(k, t)] = start
+                    start += 1
+        return np.array([self.index[key] for key in keys], dtype=np.int64)
+
+    def prepare(self, kidx_list, tau_list) -> None:
+        """Build every propagator that a set of members will need in one go."""
+        for kidx, tau in zip(kidx_list, tau_list):
+            self.rows(kidx, tau)
+
+
+def run_member(grid: Grid, f0: np.ndarray, daa_stack: np.ndarray, seg_profile: np.ndarray,
+               out_t: np.ndarray, seg_t: np.ndarray, method: str, dt_s: float = 0.1,
+               prop_cache: "PropagatorBank | None" = None):
+    """Integrate one member; return (f, daa_integral), each (n_out, n).
+
+    ``daa_stack`` (K, n) holds the profiles on the model grid; segment s uses profile
+    ``seg_profile[s]``.  ``prop_cache`` (a :class:`PropagatorBank` for the same grid and profiles) is shared
+    between members so that each propagator is built once per rank.
+    """
+    seg, tau, is_out = intervals(out_t, seg_t)
+    kidx = np.ascontiguousarray(seg_profile[seg], dtype=np.int64)
+    out_f = np.empty((out_t.size, grid.n))
+    out_d = np.empty((out_t.size, grid.n))
+    f0 = np.ascontiguousarray(f0, float)
+    if method == "explicit":
+        steps = np.rint(tau / dt_s).astype(np.int64)
+        coef = stencil(grid, daa_stack, dt_s)
+        kernels.march_explicit(f0, coef, kidx, steps, daa_stack, tau, is_out, out_f, out_d)
+    elif method == "exact":
+        bank = PropagatorBank(grid, daa_stack) if prop_cache is None else prop_cache
+        pidx = bank.rows(kidx, tau)
+        kernels.march_exact(f0, bank.matrices, pidx, kidx, daa_stack, tau, is_out, out_f, out_d)
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    return out_f, out_d
+
+
+def check_steps(tau: np.ndarray, dt_s: float) -> float:
+    """Largest relative mismatch between interval lengths and whole numbers of dt."""
+    r = tau / dt_s
+    return float(np.max(np.abs(r - np.rint(r)) / np.maximum(np.rint(r), 1)))

@@ -1,0 +1,250 @@
+"""The ``kind = "pitch_angle"`` study file: schema, checks and the derived run plan.
+
+Key names here are a contract with users, job templates and the aggregation tool:
+add keys freely, rename none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Key, TableList, non_negative, positive, read_toml, validate
+from ..errors import InputError
+from . import database as dbmod
+from .operator import Grid, explicit_dt_limit, make_grid
+from .physics import loss_cone_deg_from_altitude
+from .solver import check_steps, intervals, output_times, switch_times
+
+MODES = ("random", "mean_of_profiles", "mean_inputs", "profile")
+
+# Stored in <experiment>/profile_index for the constant modes that use no database row.
+INDEX_MEAN_OF_PROFILES = -1
+INDEX_MEAN_INPUTS = -2
+
+SCHEMA = {
+    "kind": Key("str", doc="study type", choices=("pitch_angle",)),
+    "seed": Key("int", 0, doc="study seed; member streams derive from (seed, experiment name, member)",
+                check=non_negative),
+    "title": Key("str", "", doc="free-text title stored in the output"),
+    "physics": {
+        "L": Key("float", 3.0, "", "McIlwain L of the field line", check=lambda v: None if v > 1 else "expected L > 1"),
+        "energy_MeV": Key("float", 0.5, "MeV", "electron kinetic energy", check=positive),
+        "loss_cone_altitude_km": Key("float", unit="km", optional=True, check=non_negative,
+                                     doc="mirror altitude defining the dipole loss cone (default 100 km)"),
+        "loss_cone_deg": Key("float", unit="deg", optional=True,
+                             doc="loss-cone angle given directly; 0 disables loss",
+                             check=lambda v: None if 0 <= v < 90 else "expected 0 <= loss_cone_deg < 90"),
+        "earth_radius_km": Key("float", 6371.0, "km", "Earth radius for the loss cone and bounce period",
+                               check=positive),
+        "initial_f": Key("float_or_list", 5e3, "cm^-2 s^-1 sr^-1 keV^-1",
+                         "initial f: one value (isotropic) or one value per grid angle 0..90 deg"),
+    },
+    "grid": {
+        "dalpha_deg": Key("float", 1.0, "deg", "pitch-angle spacing; 90 must be a multiple of it",
+                          check=positive),
+    },
+    "time": {
+        "duration_days": Key("float", 30.0, "day", "simulated time", check=positive),
+        "output_every_s": Key("float", 3600.0, "s", "output cadence", check=positive),
+        "method": Key("str", "exact", doc="time integrator", choices=("explicit", "exact")),
+        "dt_s": Key("float", 0.1, "s", "explicit time step (ignored by method = 'exact')", check=positive),
+    },
+    "database": {
+        "path": Key("str", doc="database HDF5 file, relative to the study file"),
+        "check_L_energy": Key("bool", True, doc="refuse a database whose L or energy_MeV differs from [physics]"),
+    },
+    "experiment": TableList({
+        "name": Key("str", doc="experiment name (HDF5 group in the output)"),
+        "mode": Key("str", doc="how D(t) is chosen", choices=MODES),
+        "members": Key("int", 1, doc="ensemble members", check=positive),
+        "switch_every_s": Key("float", unit="s", optional=True, check=positive,
+                              doc="mode = 'random': a new profile is drawn every switch_every_s"),
+        "profile": Key("int", optional=True, check=non_negative,
+                       doc="mode = 'profile': database row held constant"),
+        "description": Key("str", "", doc="free text stored with the experiment"),
+    }, doc="one experiment per table"),
+}
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+_RESERVED = {"time_s", "alpha_deg", "grid", "database", "study"}
+
+
+def name_key(name: str) -> int:
+    """A stable 32-bit integer from an experiment name (part of each member's seed)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")
+
+
+def member_rng(seed: int, experiment: str, member: int) -> np.random.Generator:
+    """The random stream of one member: from (study seed, experiment name, member) only."""
+    return np.random.default_rng(np.random.SeedSequence([seed, name_key(experiment), member]))
+
+
+@dataclass
+class Experiment:
+    name: str
+    mode: str
+    members: int
+    switch_every_s: float | None
+    profile: int | None
+    description: str
+    seg_t: np.ndarray            # segment start times [s]
+
+    @property
+    def n_segments(self) -> int:
+        return self.seg_t.size
+
+
+@dataclass
+class Study:
+    """A validated study with everything derived that every rank needs."""
+
+    path: str
+    text: str
+    doc: dict
+    grid: Grid
+    f0: np.ndarray
+    out_t: np.ndarray
+    experiments: list[Experiment]
+    database: dbmod.Database
+    profiles: np.ndarray         # (n_db + 2, n_grid): db rows, then mean, then mean of inputs
+
+    @property
+    def method(self) -> str:
+        return self.doc["time"]["method"]
+
+    @property
+    def dt_s(self) -> float:
+        return self.doc["time"]["dt_s"]
+
+    @property
+    def seed(self) -> int:
+        return self.doc["seed"]
+
+    def work_items(self) -> list[tuple[int, int]]:
+        """(experiment number, member) for every member of every experiment, in file order."""
+        return [(e, m) for e, ex in enumerate(self.experiments) for m in range(ex.members)]
+
+    def segment_profiles(self, e: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows of ``profiles`` used by each segment, the index stored in the output)."""
+        ex = self.experiments[e]
+        n_db = self.database.n_profiles
+        if ex.mode == "random":
+            draws = member_rng(self.seed, ex.name, m).integers(0, n_db, size=ex.n_segments)
+            return draws.astype(np.int64), draws.astype(np.int32)
+        if ex.mode == "profile":
+            return np.array([ex.profile], np.int64), np.array([ex.profile], np.int32)
+        if ex.mode == "mean_of_profiles":
+            return np.array([n_db], np.int64), np.array([INDEX_MEAN_OF_PROFILES], np.int32)
+        return np.array([n_db + 1], np.int64), np.array([INDEX_MEAN_INPUTS], np.int32)
+
+
+def load_study(path: str | Path) -> Study:
+    """Read, validate and derive a pitch-angle study; every problem is an InputError."""
+    path = Path(path)
+    raw, text = read_toml(path)
+    doc = validate(raw, SCHEMA, str(path))
+    src = str(path)
+    phys, tcfg = doc["physics"], doc["time"]
+
+    if phys["loss_cone_deg"] is not None and phys["loss_cone_altitude_km"] is not None:
+        raise InputError(f"{src}: physics: give loss_cone_altitude_km or loss_cone_deg, not both")
+    if phys["loss_cone_deg"] is not None:
+        lc = phys["loss_cone_deg"]
+    else:
+        alt = 100.0 if phys["loss_cone_altitude_km"] is None else phys["loss_cone_altitude_km"]
+        try:
+            lc = loss_cone_deg_from_altitude(phys["L"], alt, phys["earth_radius_km"] * 1e3)
+        except ValueError as exc:
+            raise InputError(f"{src}: physics.loss_cone_altitude_km: {exc}") from None
+    try:
+        grid = make_grid(doc["grid"]["dalpha_deg"], lc, phys["L"], phys["energy_MeV"],
+                         phys["earth_radius_km"] * 1e3)
+    except ValueError as exc:
+        raise InputError(f"{src}: grid.dalpha_deg: {exc}") from None
+
+    f0 = np.asarray(phys["initial_f"], float)
+    if f0.ndim == 0:
+        f0 = np.full(grid.n, float(f0))
+    elif f0.shape != (grid.n,):
+        raise InputError(f"{src}: physics.initial_f: expected one number or a list of {grid.n} "
+                         f"values (one per grid angle), got {f0.size}")
+    if np.any(f0 < 0):
+        raise InputError(f"{src}: physics.initial_f: expected values >= 0")
+
+    duration_s = tcfg["duration_days"] * 86400.0
+    if tcfg["output_every_s"] > duration_s:
+        raise InputError(f"{src}: time.output_every_s: expected at most the duration "
+                         f"({duration_s:g} s), got {tcfg['output_every_s']:g}")
+    out_t = output_times(duration_s, tcfg["output_every_s"])
+
+    db_path = (path.parent / doc["database"]["path"]).resolve()
+    db = dbmod.load(db_path)
+    if doc["database"]["check_L_energy"]:
+        for key, have in (("L", db.L), ("energy_MeV", db.energy_MeV)):
+            want = phys[key]
+            if have is not None and abs(have - want) > 1e-6 * abs(want):
+                raise InputError(f"{src}: physics.{key} = {want:g} but database {db_path} was computed "
+                                 f"for {key} = {have:g} (set database.check_L_energy = false to allow)")
+
+    experiments = []
+    seen = set()
+    for i, ex in enumerate(doc["experiment"]):
+        where = f"{src}: experiment[{i}]"
+        name = ex["name"]
+        if not _NAME_RE.match(name) or name in _RESERVED:
+            raise InputError(f"{where}.name: expected a name of letters, digits, '_', '-', '.' starting "
+                             f"with a letter and not one of {sorted(_RESERVED)}, got {name!r}")
+        if name in seen:
+            raise InputError(f"{where}.name: duplicate experiment name {name!r}")
+        seen.add(name)
+        mode = ex["mode"]
+        if mode == "random" and ex["switch_every_s"] is None:
+            raise InputError(f"{where}.switch_every_s: required for mode = 'random' (seconds between draws)")
+        if mode != "random" and ex["switch_every_s"] is not None:
+            raise InputError(f"{where}.switch_every_s: only used by mode = 'random', not {mode!r}")
+        if mode == "profile":
+            if ex["profile"] is None:
+                raise InputError(f"{where}.profile: required for mode = 'profile' (a database row)")
+            if ex["profile"] >= db.n_profiles:
+                raise InputError(f"{where}.profile: expected a row 0..{db.n_profiles - 1} of {db_path}, "
+                                 f"got {ex['profile']}")
+        elif ex["profile"] is not None:
+            raise InputError(f"{where}.profile: only used by mode = 'profile', not {mode!r}")
+        if mode == "mean_inputs" and db.daa_of_mean_inputs is None:
+            raise InputError(f"{where}.mode: 'mean_inputs' needs dataset 'daa_of_mean_inputs' in {db_path}")
+        seg_t = switch_times(duration_s, ex["switch_every_s"] if mode == "random" else None)
+        experiments.append(Experiment(name, mode, ex["members"], ex["switch_every_s"], ex["profile"],
+                                      ex["description"], seg_t))
+
+    profiles = np.vstack([
+        db.on_grid(grid.alpha_deg),
+        db.mean_on_grid(grid.alpha_deg)[None, :],
+        (np.zeros((1, grid.n)) if db.daa_of_mean_inputs is None else
+         dbmod.interpolate_profiles(db.alpha_deg, db.daa_of_mean_inputs[None, :], grid.alpha_deg)),
+    ])
+
+    if tcfg["method"] == "explicit":
+        dt = tcfg["dt_s"]
+        used = set()
+        for ex in experiments:
+            if ex.mode == "random":
+                used.update(range(db.n_profiles))
+            elif ex.mode == "profile":
+                used.add(ex.profile)
+            else:
+                used.add(db.n_profiles + (0 if ex.mode == "mean_of_profiles" else 1))
+            _, tau, _ = intervals(out_t, ex.seg_t)
+            if check_steps(tau, dt) > 1e-9:
+                raise InputError(f"{src}: time.dt_s = {dt:g} s: output_every_s, switch_every_s and the "
+                                 f"duration must be whole multiples of it (experiment {ex.name!r})")
+        limit = explicit_dt_limit(grid, profiles[sorted(used)])
+        if dt > limit:
+            raise InputError(f"{src}: time.dt_s = {dt:g} s exceeds the explicit stability limit "
+                             f"{limit:.4g} s for this grid and these D profiles; use dt_s <= {limit:.4g} "
+                             "or method = 'exact'")
+    return Study(str(path), text, doc, grid, f0, out_t, experiments, db, profiles)
