@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from .geometry import b_ratio, bounce_nodes, bounce_time, cos_local_pitch, mirror_latitude
+from .geometry import b_ratio, bounce_weights
 
 
 @numba.njit(cache=True)
@@ -169,8 +169,7 @@ def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m,
         <D>(a0) = (1/T(a0)) integral_0^{min(lat_m, lat_w)} D(a(lat), lat)
                   cos(a) cos^7(lat) / cos^2(a0) dlat
 
-    evaluated with :func:`bounce_nodes` (``n_lat`` midpoint nodes in lat = top sin(phi)),
-    and T(a0) with its own ``n_lat`` nodes up to the mirror point.  Density is constant
+    with the nodes and weights of :func:`~hpcbelt.dxx.geometry.bounce_weights`.  Density is constant
     along the field line (G&H05), frequencies are fixed in Hz, and the wave power B_w^2 is
     the same at every latitude |lat| <= lat_w.
 
@@ -208,18 +207,11 @@ def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m,
     out = np.zeros(alpha0.size)
     two_pi = 2.0 * math.pi
     for i in range(alpha0.size):
-        a0 = alpha0[i]
-        if a0 >= 0.5 * math.pi:
-            out[i] = 0.0
-            continue
-        lat_m = mirror_latitude(a0)
-        top = min(lat_m, lat_w)
-        lat, w = bounce_nodes(top, n_lat)
-        c0 = math.cos(a0)
+        lat, wgt, mus = bounce_weights(alpha0[i], n_lat, lat_w)
         acc = 0.0
         for j in range(n_lat):
-            mu = cos_local_pitch(a0, lat[j])
-            if mu <= 0.0:
+            mu = mus[j]
+            if mu <= 0.0 or wgt[j] == 0.0:
                 continue
             b = b_eq_T * b_ratio(lat[j])
             omega_e = q_over_m * b
@@ -227,8 +219,6 @@ def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m,
             alpha_star = (omega_e / omega_pe) ** 2
             d = local_daa(mu, omega_e, alpha_star, bw2_T2 / (b * b), f_m / f_ce, df / f_ce,
                           f_lc / f_ce, f_uc / f_ce, rho, gamma, beta, eps, w_fwd, w_bwd)
-            cl = math.cos(lat[j])
-            cl2 = cl * cl
-            acc += w[j] * d * mu * cl2 * cl2 * cl2 * cl
-        out[i] = acc / (c0 * c0) / bounce_time(a0, n_lat)
+            acc += wgt[j] * d
+        out[i] = acc
     return out

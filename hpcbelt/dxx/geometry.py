@@ -38,13 +38,31 @@ def b_ratio(lat):
 
 
 @numba.njit(cache=True)
+def b_ratio_minus_one(lat):
+    """B(lat)/B_eq - 1 without cancellation near the equator (~ 4.5 lat^2).
+
+    sqrt(1 + 3 s^2) - c^6 = 3 s^2 / (sqrt(1 + 3 s^2) + 1) + s^2 (3 - 3 s^2 + s^4), with
+    s = sin(lat), c = cos(lat), divided by c^6.
+    """
+    s2 = math.sin(lat) ** 2
+    c2 = 1.0 - s2
+    num = 3.0 * s2 / (math.sqrt(1.0 + 3.0 * s2) + 1.0) + s2 * (3.0 - 3.0 * s2 + s2 * s2)
+    return num / (c2 * c2 * c2)
+
+
+@numba.njit(cache=True)
 def mirror_latitude(alpha0):
     """Mirror latitude of a particle with equatorial pitch angle ``alpha0``.
 
-    Solves u^6 + 3 s^4 u - 4 s^4 = 0 for u = cos^2 lat_m, s = sin alpha0 (G&H05 eq. 28),
-    which is sin^2 alpha0 = B_eq / B(lat_m) written in u.  The left side increases
-    monotonically on [0, 1] from -4 s^4 to 1 - s^4, so a safeguarded Newton iteration
-    (bisection fallback) always converges.
+    G&H05 eq. 28: u = cos^2 lat_m solves u^6 + 3 s^4 u - 4 s^4 = 0, s = sin alpha0 (this
+    is sin^2 alpha0 = B_eq / B(lat_m) written in u).  We solve it for v = 1 - u = sin^2 lat_m,
+
+        f(v) = c (1 + s^2) - v [6 - 15 v + 20 v^2 - 15 v^3 + 6 v^4 - v^5] - 3 s^4 v = 0,
+
+    with c = cos^2 alpha0, which keeps full relative precision as alpha0 -> 90 deg (below
+    45 deg the u form is the well-conditioned one and is used instead).  f falls
+    monotonically from c (1 + s^2) >= 0 at v = 0 to -4 s^4 at v = 1, so a safeguarded
+    Newton iteration (bisection fallback) always converges.
 
     Parameters
     ----------
@@ -56,45 +74,67 @@ def mirror_latitude(alpha0):
     float
         Mirror latitude [rad]; pi/2 for alpha0 = 0 and 0 for alpha0 = pi/2.
     """
-    s = math.sin(alpha0)
-    s4 = s * s * s * s
+    s2 = math.sin(alpha0) ** 2
+    c = math.cos(alpha0) ** 2
+    s4 = s2 * s2
     if s4 <= 0.0:
         return 0.5 * math.pi
-    if s4 >= 1.0:
+    if c <= 0.0:
         return 0.0
+    if alpha0 < 0.25 * math.pi:
+        # small pitch angles: u = cos^2 lat_m is small, solve in u directly
+        lo = 0.0
+        hi = 1.0
+        u = min((4.0 * s4) ** (1.0 / 6.0), 1.0)
+        for _ in range(200):
+            u2 = u * u
+            f = u2 * u2 * u2 + 3.0 * s4 * u - 4.0 * s4
+            if f > 0.0:
+                hi = u
+            else:
+                lo = u
+            un = u - f / (6.0 * u2 * u2 * u + 3.0 * s4)
+            if un <= lo or un >= hi:
+                un = 0.5 * (lo + hi)
+            if abs(un - u) <= 1e-16 * u:
+                u = un
+                break
+            u = un
+        return math.acos(math.sqrt(u))
     lo = 0.0
     hi = 1.0
-    u = 0.5
+    f0 = c * (1.0 + s2)
+    v = min(f0 / (6.0 + 3.0 * s4), 0.5)   # first Newton step from v = 0
     for _ in range(200):
-        u2 = u * u
-        f = u2 * u2 * u2 + 3.0 * s4 * u - 4.0 * s4
+        p = 6.0 + v * (-15.0 + v * (20.0 + v * (-15.0 + v * (6.0 - v))))
+        f = f0 - v * p - 3.0 * s4 * v
         if f > 0.0:
-            hi = u
+            lo = v
         else:
-            lo = u
-        fp = 6.0 * u2 * u2 * u + 3.0 * s4
-        un = u - f / fp
-        if un <= lo or un >= hi:
-            un = 0.5 * (lo + hi)
-        if abs(un - u) <= 1e-15 * max(u, 1e-300):
-            u = un
+            hi = v
+        # f'(v) = -6 (1 - v)^5 - 3 s^4
+        vn = v - f / (-6.0 * (1.0 - v) ** 5 - 3.0 * s4)
+        if vn <= lo or vn >= hi:
+            vn = 0.5 * (lo + hi)
+        if abs(vn - v) <= 1e-16 * v:
+            v = vn
             break
-        u = un
-    return math.acos(math.sqrt(u))
+        v = vn
+    return math.asin(math.sqrt(v))
 
 
 @numba.njit(cache=True)
 def cos_local_pitch(alpha0, lat):
     """Cosine of the local pitch angle at ``lat`` (first adiabatic invariant conserved).
 
-    sin^2 alpha = sin^2 alpha0 B(lat) / B_eq; the result is clipped at 0 at and beyond the
-    mirror point.
+    sin^2 alpha = sin^2 alpha0 B(lat) / B_eq, i.e. cos^2 alpha = cos^2 alpha0
+    - sin^2 alpha0 (B/B_eq - 1), evaluated without cancellation; clipped at 0 at and beyond
+    the mirror point.
     """
-    s0 = math.sin(alpha0)
-    s2 = s0 * s0 * b_ratio(lat)
-    if s2 >= 1.0:
+    c2 = math.cos(alpha0) ** 2 - math.sin(alpha0) ** 2 * b_ratio_minus_one(lat)
+    if c2 <= 0.0:
         return 0.0
-    return math.sqrt(1.0 - s2)
+    return math.sqrt(c2)
 
 
 @numba.njit(cache=True)
@@ -168,3 +208,46 @@ def bounce_average_of(q_func_values, alpha0, lat, w, t_bounce):
         s = math.sin(lat[j])
         acc += w[j] * q_func_values[j] * math.cos(lat[j]) * math.sqrt(1.0 + 3.0 * s * s) / ca
     return acc / t_bounce
+
+
+@numba.njit(cache=True)
+def bounce_weights(alpha0, n, lat_w):
+    """Latitude nodes and weights of the bounce-averaged diffusion coefficient.
+
+    Returns ``lat``, ``weight`` and ``mu`` = cos(local pitch angle) such that
+
+        <D>(alpha0) = sum_j weight_j D_local(lat_j)
+
+    is G&H05 eq. 24 (Lyons 1974):
+
+        <D> = (1/T(alpha0)) integral_0^{min(lat_m, lat_w)} D cos(alpha) cos^7(lat)
+              / cos^2(alpha0) dlat,
+
+    i.e. the time average over a bounce of D_local (d alpha0 / d alpha)^2.  The waves fill
+    |lat| <= ``lat_w``; T uses its own ``n`` nodes up to the mirror point.  For
+    alpha0 >= pi/2 the path has zero length and all weights are 0.
+
+    Parameters
+    ----------
+    alpha0 : float
+        Equatorial pitch angle [rad].
+    n : int
+        Number of nodes.
+    lat_w : float
+        Latitude extent of the waves [rad].
+    """
+    if alpha0 >= 0.5 * math.pi:
+        return np.zeros(n), np.zeros(n), np.zeros(n)
+    lat_m = mirror_latitude(alpha0)
+    top = min(lat_m, lat_w)
+    lat, w = bounce_nodes(top, n)
+    mu = np.empty(n)
+    c0 = math.cos(alpha0)
+    scale = 1.0 / (c0 * c0 * bounce_time(alpha0, n))
+    for j in range(n):
+        m = cos_local_pitch(alpha0, lat[j])
+        mu[j] = m
+        cl = math.cos(lat[j])
+        cl2 = cl * cl
+        w[j] = w[j] * m * cl2 * cl2 * cl2 * cl * scale
+    return lat, w, mu

@@ -1,0 +1,189 @@
+"""Settings of the diffusion-coefficient calculator and database builder.
+
+One typed schema (:data:`SCHEMA`, checked by :func:`hpcbelt.config.validate`: unknown keys are
+errors naming the key and file) and one frozen dataclass, :class:`DxxConfig`, built from the
+validated document.  Every key has a default, a unit and a one-line description; ``hpcbelt
+dxx build --help-keys`` prints them.  The whole merged document goes into the database's
+``provenance`` attribute.
+
+A TOML file for ``hpcbelt dxx build --config FILE`` may contain any subset of::
+
+    [physics]    L, energy_MeV, B_eq_nT
+    [grid]       alpha_step_deg, n_lat
+    [wave]       model, direction_power_fraction
+    [spectrum]   f_m_Hz, df_Hz, f_lc_Hz, f_uc_Hz, lat_max_deg, f_ref_Hz
+    [oblique]    X_m, X_w, X_min, X_max, n_wave_normal, n_resonance, n_freq_scan
+    [table]      method, dlog10_X, n_B
+    [synthetic]  see hpcbelt.dxx.synthetic.SCHEMA
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..config import Key, positive, non_negative, validate
+from ..errors import InputError
+from .spectrum import WaveSpectrum
+
+WAVE_MODELS = ("field_aligned", "oblique")
+TABLE_METHODS = ("table", "direct")
+
+
+def _fraction(v):
+    return None if 0.0 <= v <= 1.0 else "expected a value in [0, 1]"
+
+
+def _lat(v):
+    return None if 0.0 < v <= 90.0 else "expected a latitude in (0, 90] deg"
+
+
+def _step(v):
+    if not 0.0 < v <= 90.0:
+        return "expected a step in (0, 90] deg"
+    n = 90.0 / v
+    return None if abs(n - round(n)) < 1e-9 else "90 must be a whole number of steps"
+
+
+SCHEMA = {
+    "physics": {
+        "L": Key("float", 3.0, "", "dipole L shell (database metadata; B_eq sets the field)",
+                 check=positive),
+        "energy_MeV": Key("float", 0.5, "MeV", "electron kinetic energy", check=positive),
+        "B_eq_nT": Key("float", 1100.0, "nT",
+                       "equatorial field used for pairs without B_eq_nT (dxx.md: ~1100 nT at L = 3)",
+                       check=positive),
+    },
+    "grid": {
+        "alpha_step_deg": Key("float", 1.0, "deg",
+                              "equatorial pitch-angle step; the grid is 0..90 deg inclusive",
+                              check=_step),
+        "n_lat": Key("int", 256, "", "latitude nodes per bounce integral (dxx.md: 200-400)",
+                     check=lambda v: None if v >= 8 else "expected at least 8"),
+    },
+    "wave": {
+        "model": Key("str", "field_aligned", "", "wave-normal model", choices=WAVE_MODELS),
+        "direction_power_fraction": Key(
+            "float", 1.0, "",
+            "fraction of the observed power B_w^2 given to each propagation direction: 1.0 is "
+            "the Summers (2005) convention (reproduces the dxx.md table); 0.5 splits it equally",
+            check=_fraction),
+    },
+    "spectrum": {
+        "f_m_Hz": Key("float", 550.0, "Hz", "peak of the Gaussian spectrum", check=positive),
+        "df_Hz": Key("float", 300.0, "Hz", "width of the Gaussian spectrum", check=positive),
+        "f_lc_Hz": Key("float", 100.0, "Hz", "lower cut-off of the band", check=positive),
+        "f_uc_Hz": Key("float", 2000.0, "Hz", "upper cut-off of the band", check=positive),
+        "lat_max_deg": Key("float", 45.0, "deg", "waves present for |lat| <= this", check=_lat),
+        "f_ref_Hz": Key("float", 252.0, "Hz", "frequency at which the intensity Y is given",
+                        check=positive),
+    },
+    "oblique": {
+        "X_m": Key("float", 0.0, "", "peak of the wave-normal distribution in X = tan(theta)",
+                   check=non_negative),
+        "X_w": Key("float", math.tan(math.radians(30.0)), "",
+                   "width of the wave-normal distribution in X (default tan 30 deg)",
+                   check=positive),
+        "X_min": Key("float", 0.0, "", "lower limit of X", check=non_negative),
+        "X_max": Key("float", 1.0, "", "upper limit of X (default tan 45 deg, below the "
+                     "resonance cone of the hiss band)", check=positive),
+        "n_wave_normal": Key("int", 24, "", "Gauss-Legendre nodes in X",
+                             check=lambda v: None if v >= 2 else "expected at least 2"),
+        "n_resonance": Key("int", 5, "", "resonances n = -N..N are summed (Landau n = 0 incl.)",
+                           check=non_negative),
+        "n_freq_scan": Key("int", 12, "", "frequencies sampled per band to bracket roots",
+                           check=lambda v: None if v >= 2 else "expected at least 2"),
+    },
+    "table": {
+        "method": Key("str", "table", "",
+                      "table: tabulate D for unit intensity on a grid of (X, B_eq) and "
+                      "interpolate (linear in log X and B_eq); direct: compute every pair",
+                      choices=TABLE_METHODS),
+        "dlog10_X": Key("float", 0.004, "", "table spacing in log10(X)", check=positive),
+        "n_B": Key("int", 3, "", "table points in B_eq between the smallest and largest "
+                   "(1 when all pairs share one B_eq)",
+                   check=lambda v: None if v >= 2 else "expected at least 2"),
+    },
+}
+
+
+@dataclass(frozen=True)
+class ObliqueSettings:
+    """Wave-normal distribution g(X) = exp(-((X - X_m)/X_w)^2), X_min <= X <= X_max (G&H05)."""
+
+    X_m: float = 0.0
+    X_w: float = math.tan(math.radians(30.0))
+    X_min: float = 0.0
+    X_max: float = 1.0
+    n_wave_normal: int = 24
+    n_resonance: int = 5
+    n_freq_scan: int = 12
+
+
+@dataclass(frozen=True)
+class DxxConfig:
+    """Everything that determines a bounce-averaged profile, except the pair (X, Y, B_eq)."""
+
+    L: float = 3.0
+    energy_MeV: float = 0.5
+    B_eq_nT: float = 1100.0
+    alpha_step_deg: float = 1.0
+    n_lat: int = 256
+    wave_model: str = "field_aligned"
+    direction_power_fraction: float = 1.0
+    spectrum: WaveSpectrum = field(default_factory=WaveSpectrum)
+    oblique: ObliqueSettings = field(default_factory=ObliqueSettings)
+    table_method: str = "table"
+    table_dlog10_X: float = 0.004
+    table_n_B: int = 3
+
+    def __post_init__(self):
+        if self.wave_model not in WAVE_MODELS:
+            raise InputError(f"wave.model: expected one of {', '.join(WAVE_MODELS)}, "
+                             f"got {self.wave_model!r}")
+        self.spectrum.check("spectrum")
+        if not self.oblique.X_min < self.oblique.X_max:
+            raise InputError("oblique: need X_min < X_max, got "
+                             f"{self.oblique.X_min}, {self.oblique.X_max}")
+
+    @property
+    def n_alpha(self) -> int:
+        return int(round(90.0 / self.alpha_step_deg)) + 1
+
+    def alpha_deg(self):
+        """Equatorial pitch-angle grid [deg], 0..90 inclusive."""
+        import numpy as np
+        return np.linspace(0.0, 90.0, self.n_alpha)
+
+    @classmethod
+    def from_doc(cls, doc: dict) -> "DxxConfig":
+        """Build from a document already validated against :data:`SCHEMA`."""
+        return cls(
+            L=doc["physics"]["L"], energy_MeV=doc["physics"]["energy_MeV"],
+            B_eq_nT=doc["physics"]["B_eq_nT"],
+            alpha_step_deg=doc["grid"]["alpha_step_deg"], n_lat=doc["grid"]["n_lat"],
+            wave_model=doc["wave"]["model"],
+            direction_power_fraction=doc["wave"]["direction_power_fraction"],
+            spectrum=WaveSpectrum(**doc["spectrum"]),
+            oblique=ObliqueSettings(**doc["oblique"]),
+            table_method=doc["table"]["method"], table_dlog10_X=doc["table"]["dlog10_X"],
+            table_n_B=doc["table"]["n_B"])
+
+    def to_doc(self) -> dict:
+        """The inverse of :meth:`from_doc` (what goes into provenance)."""
+        from dataclasses import asdict
+        return {
+            "physics": {"L": self.L, "energy_MeV": self.energy_MeV, "B_eq_nT": self.B_eq_nT},
+            "grid": {"alpha_step_deg": self.alpha_step_deg, "n_lat": self.n_lat},
+            "wave": {"model": self.wave_model,
+                     "direction_power_fraction": self.direction_power_fraction},
+            "spectrum": asdict(self.spectrum),
+            "oblique": asdict(self.oblique),
+            "table": {"method": self.table_method, "dlog10_X": self.table_dlog10_X,
+                      "n_B": self.table_n_B},
+        }
+
+
+def load(doc: dict | None, source: str = "defaults", schema: dict | None = None) -> dict:
+    """Validate a parsed TOML document (``None`` = all defaults) against ``schema``."""
+    return validate(doc or {}, schema or SCHEMA, source)

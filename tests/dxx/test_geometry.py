@@ -1,0 +1,91 @@
+"""Dipole geometry and the bounce-average quadrature."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from hpcbelt.dxx.geometry import (b_ratio, bounce_time, bounce_weights, cos_local_pitch,
+                                  mirror_latitude)
+
+
+@pytest.mark.parametrize("a0_deg", [0.5, 5.0, 8.62, 20.0, 45.0, 70.0, 89.0])
+def test_mirror_latitude_solves_mirror_condition(a0_deg):
+    a0 = math.radians(a0_deg)
+    lat_m = mirror_latitude(a0)
+    assert math.sin(a0) ** 2 * b_ratio(lat_m) == pytest.approx(1.0, rel=1e-12)
+    assert cos_local_pitch(a0, 0.0) == pytest.approx(math.cos(a0), rel=1e-14)
+
+
+def test_loss_cone_at_L3_100km():
+    # physics.md: a_LC = 8.62 deg at L = 3 for a 100 km mirror altitude (R_E = 6371 km).
+    lat_m = math.acos(math.sqrt((1.0 + 100.0 / 6371.0) / 3.0))
+    a_lc = math.degrees(math.asin(math.sqrt(1.0 / b_ratio(lat_m))))
+    assert a_lc == pytest.approx(8.62, abs=0.005)
+    assert mirror_latitude(math.radians(a_lc)) == pytest.approx(lat_m, rel=1e-10)
+
+
+def _t_reference(a0):
+    """T(a0) by adaptive quadrature with the substitution lat = lat_m sin(phi)."""
+    lat_m = mirror_latitude(a0)
+
+    def f(phi):
+        lat = lat_m * math.sin(phi)
+        ca = cos_local_pitch(a0, lat)
+        return (math.cos(lat) * math.sqrt(1 + 3 * math.sin(lat) ** 2) / ca
+                * lat_m * math.cos(phi)) if ca > 0 else 0.0
+
+    return quad(f, 0.0, 0.5 * math.pi, epsabs=0, epsrel=1e-11, limit=200)[0]
+
+
+@pytest.mark.parametrize("a0_deg", [1.0, 10.0, 30.0, 60.0, 85.0])
+def test_bounce_time_matches_adaptive_quadrature(a0_deg):
+    # Tolerance 1e-8: the mapped midpoint rule is spectrally accurate on this smooth integrand.
+    a0 = math.radians(a0_deg)
+    assert bounce_time(a0, 64) == pytest.approx(_t_reference(a0), rel=1e-8)
+
+
+def test_bounce_time_limits():
+    # T(0) = integral_0^{pi/2} cos(l) sqrt(1 + 3 sin^2 l) dl; T(90) = pi / (3 sqrt 2).
+    t0 = quad(lambda l: math.cos(l) * math.sqrt(1 + 3 * math.sin(l) ** 2), 0, math.pi / 2)[0]
+    assert bounce_time(0.0, 64) == pytest.approx(t0, rel=1e-7)
+    assert bounce_time(math.radians(89.999), 64) == pytest.approx(math.pi / (3 * math.sqrt(2)),
+                                                                  rel=1e-5)
+    # the fit used by the pitch-angle solver (physics.md) to its stated ~1 % accuracy
+    for a in (0.0, 30.0, 60.0, 89.0):
+        s = math.sin(math.radians(a))
+        assert bounce_time(math.radians(a), 64) == pytest.approx(
+            1.3802 - 0.3198 * (s + math.sqrt(s)), rel=0.011)
+
+
+@pytest.mark.parametrize("a0_deg", [3.0, 10.0, 30.0, 60.0, 85.0])
+def test_bounce_average_of_constant_is_that_constant(a0_deg):
+    """A local D whose equatorial equivalent D (d a0/d a)^2 is constant averages to it.
+
+    The weights carry cos(a) cos^7(lat) / cos^2(a0) (G&H05 eq. 24); multiplying a local
+    D_aa = Q (d a / d a0)^2 = Q tan^2 a / tan^2 a0 must give back Q for waves filling the
+    whole field line.  Tolerance 1e-9 (quadrature, see test_bounce_time...).
+    """
+    a0 = math.radians(a0_deg)
+    q = 3.7e-5
+    lat, w, mu = bounce_weights(a0, 128, 0.5 * math.pi)
+    tan2 = (1 - mu ** 2) / np.maximum(mu, 1e-300) ** 2
+    d_local = q * tan2 / math.tan(a0) ** 2
+    assert np.sum(w * d_local) == pytest.approx(q, rel=1e-9)
+
+
+def test_bounce_average_with_limited_wave_extent():
+    """Waves only up to lat_w < lat_m: the average is Q times the fraction of bounce time.
+
+    Tolerance 1e-4: with lat_w below the mirror point the mapped midpoint rule is only
+    second order (h = pi / (2 n)), ~1e-5 at n = 128.
+    """
+    a0 = math.radians(5.0)
+    lat_w = math.radians(20.0)
+    lat, w, mu = bounce_weights(a0, 128, lat_w)
+    d_local = (1 - mu ** 2) / mu ** 2 / math.tan(a0) ** 2
+    frac = quad(lambda l: math.cos(l) * math.sqrt(1 + 3 * math.sin(l) ** 2)
+                / cos_local_pitch(a0, l), 0, lat_w)[0] / _t_reference(a0)
+    assert np.sum(w * d_local) == pytest.approx(frac, rel=1e-4)
+    assert bounce_weights(0.5 * math.pi, 16, lat_w)[1].sum() == 0.0
