@@ -83,7 +83,8 @@ def make_grid(dalpha_deg: float, loss_cone_deg: float, L: float, energy_MeV: flo
         raise ValueError(f"90 deg is not a multiple of dalpha_deg = {dalpha_deg}")
     n_cells = int(round(n_cells))
     h = np.pi / 2 / n_cells
-    alpha = np.arange(n_cells + 1) * h
+    alpha_deg = np.arange(n_cells + 1) * (90.0 / n_cells)
+    alpha = np.radians(alpha_deg)
     G = (lambda a: weight(a)) if bounce is None else (lambda a: bounce(a) * np.sin(2 * a))
     lo = np.clip(alpha - h / 2, 0.0, np.pi / 2)
     hi = np.clip(alpha + h / 2, 0.0, np.pi / 2)
@@ -100,7 +101,7 @@ def make_grid(dalpha_deg: float, loss_cone_deg: float, L: float, energy_MeV: flo
         loss[inside] = _integrate(rate, lo[inside], hi_lc[inside]) / volume[inside]
     else:
         loss = np.zeros_like(alpha)
-    return Grid(np.degrees(alpha), h, volume, face_weight, loss, float(loss_cone_deg))
+    return Grid(alpha_deg, h, volume, face_weight, loss, float(loss_cone_deg))
 
 
 def face_coefficients(grid: Grid, daa_nodes: np.ndarray) -> np.ndarray:
