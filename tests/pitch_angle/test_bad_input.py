@@ -6,7 +6,7 @@ import hashlib
 import h5py
 import numpy as np
 import pytest
-from conftest import hpcbelt, make_study, write_test_database
+from .helpers import hpcbelt, make_study, write_test_database
 
 from hpcbelt.pitch_angle import database
 

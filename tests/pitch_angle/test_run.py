@@ -3,7 +3,7 @@
 import h5py
 import numpy as np
 import pytest
-from conftest import hpcbelt, make_study
+from .helpers import hpcbelt, make_study
 
 from hpcbelt.pitch_angle.study import load_study, member_rng
 

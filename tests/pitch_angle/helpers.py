@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from hpcbelt.pitch_angle import database
 
@@ -109,6 +108,3 @@ def hpcbelt(*args, ranks=None, env=None, timeout=300, cwd=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
 
-@pytest.fixture
-def study_dir(tmp_path):
-    return tmp_path
