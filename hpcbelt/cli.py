@@ -52,7 +52,7 @@ def cmd_run(args) -> int:
     def prepare():
         kind = _study_kind(study_path)
         module = importlib.import_module(STUDY_KINDS[kind] + ".study")
-        study = module.load_study(study_path)
+        study = module.load_study(study_path, args.set)
         output.check_output_path(out, args.overwrite)
         return kind, study
 
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output HDF5 file (default: <study name>.h5 here)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
+                   help="override a study key (TOML value), e.g. --set time.method='\"explicit\"' "
+                        "or --set time.method=explicit; repeatable; stored in the output")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("keys", help="list every key of a study kind with type, default and unit")

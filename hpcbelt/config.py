@@ -162,6 +162,36 @@ def read_toml(path: str | Path) -> tuple[dict, str]:
     return doc, text
 
 
+def apply_overrides(doc: dict, overrides: list[str] | None, source: str) -> dict:
+    """Apply ``--set table.key=value`` overrides (value in TOML syntax; bare words are strings).
+
+    Returns a new document; the study text stored in the output is the file's, and the
+    overrides are stored beside it.
+    """
+    import copy
+
+    out = copy.deepcopy(doc)
+    for item in overrides or []:
+        if "=" not in item:
+            raise InputError(f"--set {item!r}: expected table.key=value")
+        dotted, text = (s.strip() for s in item.split("=", 1))
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        parts = dotted.split(".")
+        node = out
+        for part in parts[:-1]:
+            if isinstance(node.get(part), list):
+                raise InputError(f"--set {item!r}: arrays of tables ([[{part}]]) cannot be set "
+                                 f"from the command line; edit {source}")
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise InputError(f"--set {item!r}: '{part}' is not a table in {source}")
+        node[parts[-1]] = value
+    return out
+
+
 def describe(schema: Mapping[str, Any], prefix: str = "") -> list[str]:
     """One line per key: dotted name, type, default, unit and description (for --help-keys)."""
     lines = []

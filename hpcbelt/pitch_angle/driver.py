@@ -18,13 +18,14 @@ Output layout (dataset names are a contract with the aggregation and job templat
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
 
 from .. import output
 from ..parallel import Hub, Progress, my_items
-from .solver import PropagatorBank, run_member
+from .solver import PropagatorBank, member_intervals, run_member
 from .study import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES, Study
 
 F_UNITS = "cm^-2 s^-1 sr^-1 keV^-1"
@@ -105,6 +106,8 @@ def run(study: Study, comm, out_path, quiet: bool = False) -> None:
     attrs.update({
         "kind": "pitch_angle",
         "study_toml": study.text,
+        "study_overrides": json.dumps(list(study.overrides)),
+        "study_config_json": json.dumps(study.doc, sort_keys=True),
         "study_file": study.path,
         "title": study.doc["title"],
         "layout_version": LAYOUT_VERSION,
@@ -118,8 +121,16 @@ def run(study: Study, comm, out_path, quiet: bool = False) -> None:
     hub = Hub(comm, progress, on_write=rf.write)
     put = rf.write if mode in ("mpio", "serial") else hub.write
 
-    bank = PropagatorBank(study.grid, study.profiles) if study.method == "exact" else None
-    for e, m in my_items(items, comm):
+    mine = my_items(items, comm)
+    bank = None
+    if study.method == "exact":
+        # build every propagator this rank will need at once (one allocation, no regrowth)
+        bank = PropagatorBank(study.grid, study.profiles)
+        plans = [member_intervals(study.segment_profiles(e, m)[0], study.out_t, study.experiments[e].seg_t)
+                 for e, m in mine]
+        bank.prepare([p[0] for p in plans], [p[1] for p in plans])
+        del plans
+    for e, m in mine:
         ex = study.experiments[e]
         rows, stored = study.segment_profiles(e, m)
         f, dint = run_member(study.grid, study.f0, study.profiles, rows, study.out_t, ex.seg_t,

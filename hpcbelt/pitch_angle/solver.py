@@ -96,6 +96,12 @@ def slowest_rate(grid: Grid, daa_nodes: np.ndarray) -> float:
     return float(-w[0])
 
 
+def member_intervals(seg_profile: np.ndarray, out_t: np.ndarray, seg_t: np.ndarray):
+    """(profile row, length [s], output flag) of every interval of one member."""
+    seg, tau, is_out = intervals(out_t, seg_t)
+    return np.ascontiguousarray(seg_profile[seg], dtype=np.int64), tau, is_out
+
+
 class PropagatorBank:
     """Propagators exp(A_k tau) built on demand and kept in one contiguous array.
 
@@ -106,30 +112,48 @@ class PropagatorBank:
     def __init__(self, grid: Grid, daa_stack: np.ndarray):
         self.grid = grid
         self.daa = np.atleast_2d(daa_stack)
-        self.matrices = np.empty((0, grid.n, grid.n))
+        self._store = np.empty((0, grid.n, grid.n))
+        self.count = 0
         self.index: dict[tuple[int, float], int] = {}
+
+    @property
+    def matrices(self) -> np.ndarray:
+        """The propagators built so far, (count, n, n) (a view, no copy)."""
+        return self._store[:self.count]
+
+    def _reserve(self, extra: int) -> None:
+        need = self.count + extra
+        if need > self._store.shape[0]:
+            grown = np.empty((max(need, 2 * self._store.shape[0]), self.grid.n, self.grid.n))
+            grown[:self.count] = self._store[:self.count]
+            self._store = grown
 
     def rows(self, kidx: np.ndarray, tau: np.ndarray) -> np.ndarray:
         """Row of ``matrices`` for each interval (profile kidx[j], length tau[j])."""
         keys = list(zip(kidx.tolist(), np.round(tau, 9).tolist()))
-        missing = sorted(set(keys) - self.index.keys())
-        if missing:
-            by_tau: dict[float, list[int]] = {}
-            for k, t in missing:
-                by_tau.setdefault(t, []).append(k)
-            new = [propagators(self.grid, self.daa[ks], t) for t, ks in by_tau.items()]
-            start = self.matrices.shape[0]
-            self.matrices = np.concatenate([self.matrices] + new)
-            for t, ks in by_tau.items():
-                for k in ks:
-                    self.index[(k, t)] = start
-                    start += 1
+        self._build(set(keys))
         return np.array([self.index[key] for key in keys], dtype=np.int64)
 
+    def _build(self, wanted: set) -> None:
+        missing = sorted(wanted - self.index.keys())
+        if not missing:
+            return
+        self._reserve(len(missing))
+        by_tau: dict[float, list[int]] = {}
+        for k, t in missing:
+            by_tau.setdefault(t, []).append(k)
+        for t, ks in by_tau.items():
+            self._store[self.count:self.count + len(ks)] = propagators(self.grid, self.daa[ks], t)
+            for k in ks:
+                self.index[(k, t)] = self.count
+                self.count += 1
+
     def prepare(self, kidx_list, tau_list) -> None:
-        """Build every propagator that a set of members will need in one go."""
+        """Build every propagator that a set of members will need, in one allocation."""
+        wanted = set()
         for kidx, tau in zip(kidx_list, tau_list):
-            self.rows(kidx, tau)
+            wanted.update(zip(np.asarray(kidx).tolist(), np.round(tau, 9).tolist()))
+        self._build(wanted)
 
 
 def run_member(grid: Grid, f0: np.ndarray, daa_stack: np.ndarray, seg_profile: np.ndarray,
@@ -141,8 +165,7 @@ def run_member(grid: Grid, f0: np.ndarray, daa_stack: np.ndarray, seg_profile: n
     ``seg_profile[s]``.  ``prop_cache`` (a :class:`PropagatorBank` for the same grid and profiles) is shared
     between members so that each propagator is built once per rank.
     """
-    seg, tau, is_out = intervals(out_t, seg_t)
-    kidx = np.ascontiguousarray(seg_profile[seg], dtype=np.int64)
+    kidx, tau, is_out = member_intervals(seg_profile, out_t, seg_t)
     out_f = np.empty((out_t.size, grid.n))
     out_d = np.empty((out_t.size, grid.n))
     f0 = np.ascontiguousarray(f0, float)

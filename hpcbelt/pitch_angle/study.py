@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Key, TableList, non_negative, positive, read_toml, validate
+from ..config import Key, TableList, apply_overrides, non_negative, positive, read_toml, validate
 from ..errors import InputError
 from . import database as dbmod
 from .operator import Grid, explicit_dt_limit, make_grid
@@ -112,6 +112,7 @@ class Study:
     experiments: list[Experiment]
     database: dbmod.Database
     profiles: np.ndarray         # (n_db + 2, n_grid): db rows, then mean, then mean of inputs
+    overrides: tuple = ()
 
     @property
     def method(self) -> str:
@@ -143,10 +144,14 @@ class Study:
         return np.array([n_db + 1], np.int64), np.array([INDEX_MEAN_INPUTS], np.int32)
 
 
-def load_study(path: str | Path) -> Study:
-    """Read, validate and derive a pitch-angle study; every problem is an InputError."""
+def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+    """Read, validate and derive a pitch-angle study; every problem is an InputError.
+
+    ``overrides`` are ``table.key=value`` strings (``hpcbelt run --set``).
+    """
     path = Path(path)
     raw, text = read_toml(path)
+    raw = apply_overrides(raw, overrides, str(path))
     doc = validate(raw, SCHEMA, str(path))
     src = str(path)
     phys, tcfg = doc["physics"], doc["time"]
@@ -247,4 +252,4 @@ def load_study(path: str | Path) -> Study:
             raise InputError(f"{src}: time.dt_s = {dt:g} s exceeds the explicit stability limit "
                              f"{limit:.4g} s for this grid and these D profiles; use dt_s <= {limit:.4g} "
                              "or method = 'exact'")
-    return Study(str(path), text, doc, grid, f0, out_t, experiments, db, profiles)
+    return Study(str(path), text, doc, grid, f0, out_t, experiments, db, profiles, tuple(overrides or ()))
