@@ -13,7 +13,7 @@ A TOML file for ``hpcbelt dxx build --config FILE`` may contain any subset of::
     [wave]       model, direction_power_fraction
     [spectrum]   f_m_Hz, df_Hz, f_lc_Hz, f_uc_Hz, lat_max_deg, f_ref_Hz
     [oblique]    X_m, X_w, X_min, X_max, n_wave_normal, n_resonance, n_freq_scan
-    [table]      method, dlog10_X, n_B
+    [table]      method, dlog10_X, dB_rel
     [synthetic]  see hpcbelt.dxx.synthetic.SCHEMA
 """
 
@@ -27,7 +27,7 @@ from ..errors import InputError
 from .spectrum import WaveSpectrum
 
 WAVE_MODELS = ("field_aligned", "oblique")
-TABLE_METHODS = ("table", "direct")
+TABLE_METHODS = ("auto", "table", "direct")
 
 
 def _fraction(v):
@@ -58,7 +58,7 @@ SCHEMA = {
         "alpha_step_deg": Key("float", 1.0, "deg",
                               "equatorial pitch-angle step; the grid is 0..90 deg inclusive",
                               check=_step),
-        "n_lat": Key("int", 256, "", "latitude nodes per bounce integral (dxx.md: 200-400)",
+        "n_lat": Key("int", 192, "", "latitude nodes per bounce integral (converged to < 0.1 % at 128)",
                      check=lambda v: None if v >= 8 else "expected at least 8"),
     },
     "wave": {
@@ -95,14 +95,14 @@ SCHEMA = {
                            check=lambda v: None if v >= 2 else "expected at least 2"),
     },
     "table": {
-        "method": Key("str", "table", "",
+        "method": Key("str", "auto", "",
                       "table: tabulate D for unit intensity on a grid of (X, B_eq) and "
-                      "interpolate (linear in log X and B_eq); direct: compute every pair",
+                      "interpolate (bilinear in log X and B_eq, geometric in D); direct: "
+                      "compute every pair; auto: table unless it has more nodes than pairs",
                       choices=TABLE_METHODS),
-        "dlog10_X": Key("float", 0.004, "", "table spacing in log10(X)", check=positive),
-        "n_B": Key("int", 3, "", "table points in B_eq between the smallest and largest "
-                   "(1 when all pairs share one B_eq)",
-                   check=lambda v: None if v >= 2 else "expected at least 2"),
+        "dlog10_X": Key("float", 0.008, "", "table spacing in log10(X)", check=positive),
+        "dB_rel": Key("float", 0.04, "", "table spacing in B_eq relative to its mean (one "
+                      "node when all pairs share one B_eq)", check=positive),
     },
 }
 
@@ -128,14 +128,14 @@ class DxxConfig:
     energy_MeV: float = 0.5
     B_eq_nT: float = 1100.0
     alpha_step_deg: float = 1.0
-    n_lat: int = 256
+    n_lat: int = 192
     wave_model: str = "field_aligned"
     direction_power_fraction: float = 1.0
     spectrum: WaveSpectrum = field(default_factory=WaveSpectrum)
     oblique: ObliqueSettings = field(default_factory=ObliqueSettings)
-    table_method: str = "table"
-    table_dlog10_X: float = 0.004
-    table_n_B: int = 3
+    table_method: str = "auto"
+    table_dlog10_X: float = 0.008
+    table_dB_rel: float = 0.04
 
     def __post_init__(self):
         if self.wave_model not in WAVE_MODELS:
@@ -167,7 +167,7 @@ class DxxConfig:
             spectrum=WaveSpectrum(**doc["spectrum"]),
             oblique=ObliqueSettings(**doc["oblique"]),
             table_method=doc["table"]["method"], table_dlog10_X=doc["table"]["dlog10_X"],
-            table_n_B=doc["table"]["n_B"])
+            table_dB_rel=doc["table"]["dB_rel"])
 
     def to_doc(self) -> dict:
         """The inverse of :meth:`from_doc` (what goes into provenance)."""
@@ -180,7 +180,7 @@ class DxxConfig:
             "spectrum": asdict(self.spectrum),
             "oblique": asdict(self.oblique),
             "table": {"method": self.table_method, "dlog10_X": self.table_dlog10_X,
-                      "n_B": self.table_n_B},
+                      "dB_rel": self.table_dB_rel},
         }
 
 

@@ -1,0 +1,276 @@
+"""``hpcbelt dxx``: build, import and plot diffusion-coefficient databases.
+
+    hpcbelt dxx build  [-o DB.h5] [--pairs PAIRS.csv] [--wave-model field_aligned|oblique]
+                       [--config FILE.toml] [--seed N] [--n-profiles N] [--set KEY=VALUE] ...
+    hpcbelt dxx import INPUT -o DB.h5 --alpha-deg ... (CSV, NPZ or HDF5 profiles)
+    hpcbelt dxx plot   DB.h5 [-o FIG.png]
+
+``register(subparsers)`` adds the ``dxx`` command to the top-level parser; ``python -m
+hpcbelt.dxx`` runs the same sub-commands directly.  Each handler returns an exit code; bad
+input raises :class:`~hpcbelt.errors.InputError` (exit code 2, nothing written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+
+from ..errors import InputError
+
+DEFAULT_OUTPUT = "hiss_daa.h5"
+
+
+# --------------------------------------------------------------------------------------
+# configuration: file + options
+# --------------------------------------------------------------------------------------
+
+def full_schema() -> dict:
+    from ..config import Key
+    from .config import SCHEMA
+    from .synthetic import SCHEMA as SYN
+
+    return {"description": Key("str", "", "", "free text stored in the database's description"),
+            **SCHEMA, "synthetic": SYN}
+
+
+# option dest -> dotted key
+_OPTION_KEYS = {
+    "wave_model": "wave.model", "seed": "synthetic.seed", "n_profiles": "synthetic.n_profiles",
+    "L": "physics.L", "energy_MeV": "physics.energy_MeV", "B_eq_nT": "physics.B_eq_nT",
+    "n_lat": "grid.n_lat", "alpha_step_deg": "grid.alpha_step_deg", "method": "table.method",
+    "n_resonance": "oblique.n_resonance",
+}
+
+
+def _set_dotted(doc: dict, dotted: str, value, where: str) -> None:
+    parts = dotted.split(".")
+    node = doc
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise InputError(f"{where}: '{dotted}': '{p}' is not a table")
+    node[parts[-1]] = value
+
+
+def _parse_set(item: str):
+    if "=" not in item:
+        raise InputError(f"--set {item!r}: expected KEY=VALUE, e.g. spectrum.f_m_Hz=400")
+    key, text = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text   # a bare word is a string
+    return key.strip(), value
+
+
+def load_settings(args) -> dict:
+    """Merged, validated document: defaults < --config file < named options < --set."""
+    from ..config import read_toml, validate
+
+    doc: dict = {}
+    source = "command line"
+    if args.config:
+        doc, _ = read_toml(args.config)
+        source = str(args.config)
+    for dest, dotted in _OPTION_KEYS.items():
+        v = getattr(args, dest, None)
+        if v is not None:
+            _set_dotted(doc, dotted, v, "command line")
+    for item in args.set or []:
+        k, v = _parse_set(item)
+        _set_dotted(doc, k, v, "--set")
+    return validate(doc, full_schema(), source)
+
+
+def canonical_command(argv: list[str]) -> str:
+    """The build command as ``hpcbelt dxx build ...`` whatever launcher ran it."""
+    return "hpcbelt dxx build " + shlex.join(argv) if argv else "hpcbelt dxx build"
+
+
+def _sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------
+
+def cmd_build(args) -> int:
+    import numpy as np
+
+    from ..parallel import abort_on_exception, root_decides, world
+    from . import database, driver
+    from .config import DxxConfig
+    from .synthetic import Observations, SyntheticSettings, generate
+
+    comm = world()
+    abort_on_exception(comm)
+    rank = comm.Get_rank()
+    out = Path(args.output or DEFAULT_OUTPUT)
+    argv = list(getattr(args, "_argv", []) or [])
+
+    def prepare():
+        doc = load_settings(args)
+        cfg = DxxConfig.from_doc(doc)
+        if out.exists() and not args.overwrite:
+            raise InputError(f"output {out}: exists (use --overwrite to replace it)")
+        if not out.parent.exists():
+            raise InputError(f"output {out}: directory {out.parent} does not exist")
+        if args.pairs:
+            X, Y, B = database.read_pairs_csv(args.pairs, cfg.B_eq_nT)
+            obs = Observations(X=X, Y=Y, B_eq_nT=B)
+            source = {"kind": "pairs_csv", "path": str(args.pairs), "sha256": _sha256(args.pairs),
+                      "n_pairs": int(X.size)}
+        else:
+            syn = SyntheticSettings(**doc["synthetic"])
+            obs = generate(syn)
+            source = {"kind": "synthetic", "generator": "hpcbelt.dxx.synthetic.generate",
+                      "settings": syn.as_dict()}
+        return doc, obs, source
+
+    doc, obs, source = root_decides(comm, prepare)
+    cfg = DxxConfig.from_doc(doc)
+    if rank == 0 and not args.quiet:
+        print(f"hpcbelt dxx: {len(obs)} observations, {cfg.wave_model} waves, method "
+              f"{cfg.table_method}, {comm.Get_size()} rank(s)", file=sys.stderr, flush=True)
+    res = driver.build(cfg, obs, comm, progress=not args.quiet)
+    if rank != 0:
+        return 0
+    table = None
+    if res.grid is not None:
+        table = {"n_X": int(res.grid.X.size), "n_B_eq": int(res.grid.B_eq_nT.size),
+                 "X_min": float(res.grid.X[0]), "X_max": float(res.grid.X[-1]),
+                 "B_eq_min_nT": float(res.grid.B_eq_nT[0]),
+                 "B_eq_max_nT": float(res.grid.B_eq_nT[-1]),
+                 "interpolation": "bilinear in (log X, B_eq), geometric in D where all "
+                                  "corners > 0, else linear"}
+    from .. import __version__
+    provenance = {
+        "command": canonical_command(argv),
+        "method_used": "table" if res.grid is not None else "direct",
+        "settings": doc,
+        "source": source,
+        "table": table,
+        "hpcbelt_version": __version__,
+        "daa_of_mean_inputs": "computed directly (no table) at the arithmetic means "
+                              "<X>, <Y>, <B_eq> of the observations",
+        "daa_at_90deg": "0: zero-length bounce path, no resonance in the band at v_par = 0",
+    }
+    desc = doc["description"] or (
+        f"Bounce-averaged hiss pitch-angle diffusion coefficients <D_aa>/p^2 at L = {cfg.L:g}, "
+        f"E = {cfg.energy_MeV:g} MeV, {cfg.wave_model.replace('_', '-')} waves, one profile "
+        f"per observation ({source['kind']}).")
+    database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
+                   daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
+                   B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
+                   wave_model=cfg.wave_model, description=desc, provenance=provenance)
+    if not args.quiet:
+        rate = res.n_items / max(res.seconds, 1e-9) / comm.Get_size()
+        print(f"hpcbelt dxx: wrote {out}: {res.daa.shape[0]} profiles x {res.daa.shape[1]} "
+              f"angles; {res.n_items} computed profiles in {res.seconds:.1f} s "
+              f"({rate:.2f} profiles/s/rank)", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_keys(args) -> int:
+    from ..config import describe
+
+    print("\n".join(describe(full_schema())))
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# parser
+# --------------------------------------------------------------------------------------
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Add build / import / plot / keys to ``parser`` (``hpcbelt dxx`` or ``-m hpcbelt.dxx``)."""
+    sub = parser.add_subparsers(dest="dxx_command", required=True)
+
+    p = sub.add_parser("build", help="compute a database from synthetic or given (X, Y) pairs",
+                       description="Compute bounce-averaged <D_aa>(a0) for every observation "
+                       "and write the database. Settings: defaults < --config < options < --set "
+                       "(see 'hpcbelt dxx keys').")
+    p.add_argument("-o", "--output", help=f"database file to write (default {DEFAULT_OUTPUT})")
+    p.add_argument("--pairs", help="CSV with columns X, Y [, B_eq_nT] (else synthetic)")
+    p.add_argument("--wave-model", dest="wave_model", choices=("field_aligned", "oblique"))
+    p.add_argument("--config", help="TOML file with any of the keys of 'hpcbelt dxx keys'")
+    p.add_argument("--seed", type=int, help="synthetic generator seed")
+    p.add_argument("--n-profiles", dest="n_profiles", type=int,
+                   help="number of synthetic observations")
+    p.add_argument("--L", dest="L", type=float, help="L shell (metadata)")
+    p.add_argument("--energy-MeV", dest="energy_MeV", type=float, help="electron energy [MeV]")
+    p.add_argument("--B-eq-nT", dest="B_eq_nT", type=float,
+                   help="equatorial field for pairs without B_eq_nT [nT]")
+    p.add_argument("--n-lat", dest="n_lat", type=int, help="latitude nodes per bounce integral")
+    p.add_argument("--alpha-step-deg", dest="alpha_step_deg", type=float,
+                   help="pitch-angle step [deg]")
+    p.add_argument("--method", choices=("auto", "table", "direct"),
+                   help="tabulate D for unit intensity and interpolate, or compute every pair "
+                   "(auto: table unless it has more nodes than there are pairs)")
+    p.add_argument("--n-resonance", dest="n_resonance", type=int,
+                   help="oblique: resonances n = -N..N")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any setting by dotted name, e.g. spectrum.f_m_Hz=400 (repeatable)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("keys", help="list every build setting with type, default and unit")
+    p.set_defaults(func=cmd_keys)
+
+    try:
+        from . import importer
+        importer.add_parser(sub)
+    except ImportError:
+        pass
+    try:
+        from . import plot
+        plot.add_parser(sub)
+    except ImportError:
+        pass
+
+
+def register(subparsers) -> None:
+    """Add ``dxx`` to the top-level ``hpcbelt`` sub-command parsers."""
+    p = subparsers.add_parser("dxx", help="hiss diffusion-coefficient databases: build, import, "
+                              "plot", description=__doc__.split("\n\n")[0])
+    add_commands(p)
+    _remember_argv(p)
+
+
+def _remember_argv(parser) -> None:
+    """Make the build handler see its own argv (for the provenance's regenerate command)."""
+    argv = sys.argv[1:]
+    if "build" in argv:
+        tail = argv[argv.index("build") + 1:]
+        parser.set_defaults(_argv=tail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m hpcbelt.dxx``."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="hpcbelt dxx", description=__doc__.split("\n\n")[0])
+    add_commands(parser)
+    if "build" in argv:
+        parser.set_defaults(_argv=argv[argv.index("build") + 1:])
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        rank = 0
+        if "mpi4py" in sys.modules:
+            from mpi4py import MPI
+            rank = MPI.COMM_WORLD.Get_rank()
+        if rank == 0:
+            print(f"hpcbelt: error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code

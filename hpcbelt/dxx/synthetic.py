@@ -1,0 +1,109 @@
+"""Synthetic hiss observations at L* = 3, 09-10 MLT: seedable (B_eq, n_e, S(252 Hz)) pairs.
+
+The Van Allen Probes inputs of Watt et al. (2021) are not available offline; these
+distributions stand in for them (dxx.md, "Synthetic observations", [assumption] anchored as
+stated there):
+
+* B_eq: normal, median 1100 nT, relative scatter 2 %.
+* n_e: log-normal, median 1.1e9 m^-3, sigma(log10) 0.15 (95 % in 0.55-2.2e9 m^-3; the
+  paper's Nov 2012 range is 0.5-2e9; Sheeley et al. 2001 give ~1390 cm^-3 at L = 3).
+* S(252 Hz): log-normal, median 5e-7 nT^2/Hz, sigma(log10) 0.6 (three orders of magnitude).
+* corr(log n_e, log S) = +0.3 (Malaspina et al. 2018: hiss power rises with density, L > 2.5).
+* optionally an AR(1) time series in log space with a 10 min - 1 h correlation time, sampled
+  at a fixed cadence (``time_series = "ar1"``); the default draws are independent.
+
+Random numbers: one ``numpy.random.Generator(PCG64(seed))``; for each draw i the normals are
+taken in the fixed order (z_B, z_n, z_S), so the same seed gives the same pairs on any machine
+with the same numpy bit generator, whatever the number of MPI ranks (the generator runs once,
+on every rank identically).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ..config import Key, non_negative, positive
+from ..errors import InputError
+from .calculator import X_from_density
+
+SCHEMA = {
+    "n_profiles": Key("int", 2377, "", "number of observations (Watt et al. 2021: 2,377)",
+                      check=lambda v: None if v >= 1 else "expected at least 1"),
+    "seed": Key("int", 20210101, "", "seed of the PCG64 generator", check=non_negative),
+    "B_eq_median_nT": Key("float", 1100.0, "nT", "median equatorial field", check=positive),
+    "B_eq_rel_sigma": Key("float", 0.02, "", "relative standard deviation of B_eq",
+                          check=non_negative),
+    "n_e_median_m3": Key("float", 1.1e9, "m^-3", "median electron density", check=positive),
+    "n_e_sigma_log10": Key("float", 0.15, "", "standard deviation of log10 n_e",
+                           check=non_negative),
+    "S_median_nT2_Hz": Key("float", 5e-7, "nT^2/Hz", "median intensity at the reference "
+                           "frequency", check=positive),
+    "S_sigma_log10": Key("float", 0.6, "", "standard deviation of log10 S", check=non_negative),
+    "corr_log_n_log_S": Key("float", 0.3, "", "correlation of log n_e and log S",
+                            check=lambda v: None if -1 < v < 1 else "expected -1 < value < 1"),
+    "time_series": Key("str", "iid", "", "iid: independent draws; ar1: AR(1) in log space",
+                       choices=("iid", "ar1")),
+    "correlation_time_min": Key("float", 30.0, "min", "AR(1) correlation time",
+                                check=positive),
+    "cadence_min": Key("float", 2.0, "min", "AR(1) sampling interval", check=positive),
+}
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """Parameters of the generator; defaults from dxx.md."""
+
+    n_profiles: int = 2377
+    seed: int = 20210101
+    B_eq_median_nT: float = 1100.0
+    B_eq_rel_sigma: float = 0.02
+    n_e_median_m3: float = 1.1e9
+    n_e_sigma_log10: float = 0.15
+    S_median_nT2_Hz: float = 5e-7
+    S_sigma_log10: float = 0.6
+    corr_log_n_log_S: float = 0.3
+    time_series: str = "iid"
+    correlation_time_min: float = 30.0
+    cadence_min: float = 2.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Observations:
+    """Pairs (X, Y) with B_eq, and the density they came from (if known)."""
+
+    X: np.ndarray          # omega_pe / Omega_e at the equator
+    Y: np.ndarray          # intensity at the reference frequency [nT^2/Hz]
+    B_eq_nT: np.ndarray    # [nT]
+    n_e_m3: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.X.size)
+
+
+def generate(s: SyntheticSettings) -> Observations:
+    """Draw ``s.n_profiles`` observations; deterministic for a given ``s``."""
+    if s.B_eq_rel_sigma * 6 >= 1:
+        raise InputError("synthetic.B_eq_rel_sigma: too large (B_eq could go negative)")
+    rng = np.random.Generator(np.random.PCG64(s.seed))
+    z = rng.standard_normal((s.n_profiles, 3))       # columns: B, n, S (fixed order)
+    if s.time_series == "ar1":
+        # x_i = phi x_{i-1} + sqrt(1 - phi^2) e_i keeps unit variance and lag-1 correlation phi
+        phi = math.exp(-s.cadence_min / s.correlation_time_min)
+        c = math.sqrt(1.0 - phi * phi)
+        for i in range(1, s.n_profiles):
+            z[i] = phi * z[i - 1] + c * z[i]
+    r = s.corr_log_n_log_S
+    zb = z[:, 0]
+    zn = z[:, 1]
+    zs = r * z[:, 1] + math.sqrt(1.0 - r * r) * z[:, 2]   # corr(zn, zs) = r
+    B = s.B_eq_median_nT * (1.0 + s.B_eq_rel_sigma * zb)
+    n = s.n_e_median_m3 * 10.0 ** (s.n_e_sigma_log10 * zn)
+    S = s.S_median_nT2_Hz * 10.0 ** (s.S_sigma_log10 * zs)
+    X = np.array([X_from_density(float(ni), float(bi)) for ni, bi in zip(n, B)])
+    return Observations(X=X, Y=S, B_eq_nT=B, n_e_m3=n)
