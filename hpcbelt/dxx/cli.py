@@ -134,7 +134,7 @@ def cmd_build(args) -> int:
             syn = SyntheticSettings(**doc["synthetic"])
             obs = generate(syn)
             source = {"kind": "synthetic", "generator": "hpcbelt.dxx.synthetic.generate",
-                      "settings": syn.as_dict()}
+                      "settings": "settings.synthetic"}
         return doc, obs, source
 
     doc, obs, source = root_decides(comm, prepare)

@@ -1,0 +1,147 @@
+"""Synthetic generator, table interpolation, pairs checks, file format, MPI invariance."""
+
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcbelt.dxx import calculator as C
+from hpcbelt.dxx import database
+from hpcbelt.dxx.cli import main as dxx_main
+from hpcbelt.dxx.synthetic import SyntheticSettings, generate
+from hpcbelt.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["--n-lat", "32", "--alpha-step-deg", "5", "--method", "table",
+         "--set", "table.dlog10_X=0.05", "--set", "table.dB_rel=0.1", "--quiet"]
+
+
+def test_synthetic_is_seedable_and_has_the_stated_statistics():
+    s = SyntheticSettings(n_profiles=20000, seed=7)
+    a, b = generate(s), generate(s)
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
+    assert not np.array_equal(a.Y, generate(dataclasses.replace(s, seed=8)).Y)
+    ln, ls = np.log10(a.n_e_m3), np.log10(a.Y)
+    assert 10 ** np.median(ln) == pytest.approx(1.1e9, rel=0.02)
+    assert np.std(ln) == pytest.approx(0.15, rel=0.03)
+    assert 10 ** np.median(ls) == pytest.approx(5e-7, rel=0.05)
+    assert np.std(ls) == pytest.approx(0.6, rel=0.03)
+    assert np.corrcoef(ln, ls)[0, 1] == pytest.approx(0.3, abs=0.03)
+    assert np.std(a.B_eq_nT) / 1100 == pytest.approx(0.02, rel=0.05)
+    lo, hi = np.percentile(a.X, [2.5, 97.5])          # dxx.md: X spans about 6.8-13.2
+    assert 6.5 < lo < 7.2 and 12.8 < hi < 14.0
+
+
+def test_ar1_time_series_has_the_lag_correlation():
+    s = SyntheticSettings(n_profiles=20000, seed=3, time_series="ar1", correlation_time_min=20,
+                          cadence_min=2)
+    z = np.log10(generate(s).n_e_m3)
+    r1 = np.corrcoef(z[:-1], z[1:])[0, 1]
+    assert r1 == pytest.approx(np.exp(-0.1), abs=0.02)
+
+
+def test_table_interpolation_is_exact_at_nodes_and_keeps_zeros():
+    grid = database.TableGrid(X=np.array([5.0, 10.0]), B_eq_nT=np.array([1000.0, 1200.0]))
+    table = np.array([[[1.0, 0.0], [4.0, 2.0]], [[2.0, 0.0], [8.0, 0.0]]])
+    got = database.interpolate_table(grid, table, np.array([5.0, 10.0, np.sqrt(50.0)]),
+                                     np.array([1000.0, 1200.0, 1000.0]))
+    np.testing.assert_allclose(got[0], [1.0, 0.0])
+    np.testing.assert_allclose(got[1], [8.0, 0.0])
+    np.testing.assert_allclose(got[2], [2.0, 1.0])   # geometric in D, linear where a 0
+
+
+def test_table_interpolation_error_near_cutoff(cfg_fa):
+    """Worst case (midway between nodes, default spacing 0.008 in log10 X and 4 % in B_eq)
+    of the geometric interpolation, measured on the field-aligned model: the relative error
+    is < 1.5 % wherever D > 1e-3 of its maximum, including the steep fall at the cut-off
+    angle (linear weights give 4.5 % in X and 42 % in B_eq there)."""
+    cfg = dataclasses.replace(cfg_fa, n_lat=48)
+    X0, B0 = 9.3, 1100.0
+    X1 = X0 * 10 ** cfg.table_dlog10_X
+    B1 = B0 * (1 + cfg.table_dB_rel)
+    grid = database.TableGrid(X=np.array([X0, X1]), B_eq_nT=np.array([B0, B1]))
+    table = np.array([[C.unit_profile(cfg, x, b) for x in grid.X] for b in grid.B_eq_nT])
+    Xm, Bm = np.sqrt(X0 * X1), 0.5 * (B0 + B1)
+    exact = C.unit_profile(cfg, Xm, Bm)
+    got = database.interpolate_table(grid, table, np.array([Xm]), np.array([Bm]))[0]
+    m = exact > 1e-3 * exact.max()
+    assert np.max(abs(got[m] / exact[m] - 1)) < 0.015
+    assert np.max(abs(got - exact)) < 3e-3 * exact.max()   # measured 2.5e-3
+
+
+def test_pairs_csv_bad_rows_are_reported_and_nothing_is_written(tmp_path, capsys):
+    bad = tmp_path / "pairs.csv"
+    bad.write_text("X,Y,B_eq_nT\n9.2,1e-6,1100\nnan,1e-6,1100\n0.9,1e-6,1100\n9,-1e-7,1100\n")
+    with pytest.raises(InputError) as exc:
+        database.read_pairs_csv(bad, 1100.0)
+    msg = str(exc.value)
+    assert "row 2: X = nan" in msg and "row 3: X = 0.9" in msg and "row 4: Y = -1e-07" in msg
+    assert "row 1" not in msg
+    out = tmp_path / "db.h5"
+    rc = dxx_main(["build", "--pairs", str(bad), "-o", str(out), "--quiet"])
+    assert rc == 2 and not out.exists()
+    assert "row 3" in capsys.readouterr().err
+    (tmp_path / "nocol.csv").write_text("X,Z\n9,1\n")
+    with pytest.raises(InputError, match="no column 'Y'"):
+        database.read_pairs_csv(tmp_path / "nocol.csv", 1100.0)
+
+
+def test_build_from_pairs_writes_the_contract_format(tmp_path):
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("X,Y\n9.2,1e-6\n8.0,4e-7\n11.0,2e-6\n")
+    out = tmp_path / "db.h5"
+    assert dxx_main(["build", "--pairs", str(pairs), "-o", str(out), "--n-lat", "32",
+                     "--quiet"]) == 0
+    with h5py.File(out, "r") as fh:
+        assert fh.attrs["format"] == "hpcbelt.daa_database"
+        assert fh.attrs["format_version"] == 1
+        for k in ("L", "energy_MeV", "wave_model", "description", "hpcbelt_version"):
+            assert k in fh.attrs
+        units = {"alpha_deg": "deg", "daa": "1/s", "daa_of_mean_inputs": "1/s",
+                 "daa_mean": "1/s", "X": "1", "Y": "nT^2/Hz", "B_eq_nT": "nT"}
+        for k, u in units.items():
+            assert fh[k].attrs["units"] == u and fh[k].dtype == np.float64
+        a = fh["alpha_deg"][()]
+        d = fh["daa"][()]
+        assert a.shape == (91,) and a[0] == 0 and a[-1] == 90
+        assert d.shape == (3, 91) and np.all(np.isfinite(d)) and np.all(d >= 0)
+        np.testing.assert_array_equal(fh["B_eq_nT"][()], 1100.0)
+        np.testing.assert_allclose(fh["daa_mean"][()], d.mean(axis=0))
+        prov = json.loads(fh.attrs["provenance"])
+        assert prov["command"].startswith("hpcbelt dxx build --pairs")
+        assert prov["method_used"] == "direct"
+        # the three pairs are computed directly, so each row is the calculator's profile
+        np.testing.assert_array_equal(d[0], C.profile(
+            dataclasses.replace(_cfg(prov), n_lat=32), 9.2, 1e-6, 1100.0))
+        np.testing.assert_array_equal(fh["daa_of_mean_inputs"][()], C.profile(
+            _cfg(prov), np.mean([9.2, 8.0, 11.0]), np.mean([1e-6, 4e-7, 2e-6]), 1100.0))
+    from hpcbelt.pitch_angle.database import load    # the solver's loader accepts it
+    assert load(out).n_profiles == 3
+
+
+def _cfg(prov):
+    from hpcbelt.dxx.config import DxxConfig
+    return DxxConfig.from_doc(prov["settings"])
+
+
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="mpirun not installed")
+def test_mpi_rank_count_does_not_change_the_file(tmp_path):
+    """1, 2 and 3 ranks give identical datasets and attributes (the file has no timestamps)."""
+    digests = []
+    for n in (1, 2, 3):
+        d = tmp_path / f"n{n}"
+        d.mkdir()
+        cmd = [sys.executable, "-m", "hpcbelt.dxx", "build", "-o", "db.h5",
+               "--n-profiles", "25", *SMALL]
+        if n > 1:
+            cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(n), *cmd]
+        env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
+        subprocess.run(cmd, cwd=d, check=True, env=env, timeout=300)
+        digests.append(database.content_digest(d / "db.h5"))
+    assert digests[0] == digests[1] == digests[2]
