@@ -1,0 +1,7 @@
+"""Equatorial test particles driven by piecewise-constant random potential fluctuations (Eq. 8).
+
+kernels    numba RK4 tracker in (X, Y) and the binning of positions in the measure L^-2 dL dphi
+sequences  the w sequence and its permutations, seeded from (study seed, permutation index)
+sampling   initial positions representing F = 1 (uniform in 1/L and phi)
+tracker    ParticleExperiment, one-permutation runner and the MPI driver
+"""

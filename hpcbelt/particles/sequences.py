@@ -1,0 +1,37 @@
+"""Random inputs of the test-particle experiment, derived only from (study seed, permutation index).
+
+Sec. 4.1 of Lejosne & Albert (2023): one Gaussian sequence of ``w`` values (mean 0, standard
+deviation W, one value per update time T) is drawn once; every permutation is a random
+reordering of its indices.  Every random stream here comes from ``numpy.random.SeedSequence``
+with the study seed as entropy and a spawn key naming its purpose, so a permutation's
+sequence and its particles' initial positions are the same whatever MPI rank computes it:
+
+    spawn_key (0,)                 the base sequence of w
+    spawn_key (1, perm_index)      the permutation of its indices
+    spawn_key (2, perm_index)      the initial positions of that permutation's particles
+"""
+
+import numpy as np
+
+from hpcbelt.errors import InputError
+
+
+def _rng(seed, *key):
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
+
+
+def base_sequence(seed, n_updates, W_V_per_m):
+    """The original sequence of ``w`` [V/m]: ``n_updates`` Gaussian values, mean 0, std W."""
+    return W_V_per_m * _rng(seed, 0).standard_normal(n_updates)
+
+
+def permuted_sequence(seed, perm_index, base):
+    """``base`` reordered by the permutation of index ``perm_index``."""
+    return base[_rng(seed, 1, perm_index).permutation(base.size)]
+
+
+def position_rng(seed, perm_index):
+    """Generator for the initial positions of permutation ``perm_index``'s particles."""
+    return _rng(seed, 2, perm_index)
