@@ -58,7 +58,7 @@ SCHEMA = {
         "alpha_step_deg": Key("float", 1.0, "deg",
                               "equatorial pitch-angle step; the grid is 0..90 deg inclusive",
                               check=_step),
-        "n_lat": Key("int", 192, "", "latitude nodes per bounce integral (converged to < 0.1 % at 128)",
+        "n_lat": Key("int", 128, "", "latitude nodes per bounce integral (field-aligned converged to < 0.1 % at 128; oblique to < 1 % at 96)",
                      check=lambda v: None if v >= 8 else "expected at least 8"),
     },
     "wave": {
@@ -128,7 +128,7 @@ class DxxConfig:
     energy_MeV: float = 0.5
     B_eq_nT: float = 1100.0
     alpha_step_deg: float = 1.0
-    n_lat: int = 192
+    n_lat: int = 128
     wave_model: str = "field_aligned"
     direction_power_fraction: float = 1.0
     spectrum: WaveSpectrum = field(default_factory=WaveSpectrum)
