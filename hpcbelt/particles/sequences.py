@@ -27,9 +27,14 @@ def base_sequence(seed, n_updates, W_V_per_m):
     return W_V_per_m * _rng(seed, 0).standard_normal(n_updates)
 
 
+def permutation_indices(seed, perm_index, n_updates):
+    """Index order of permutation ``perm_index``: ``w_perm[k] = base[indices[k]]``."""
+    return _rng(seed, 1, perm_index).permutation(n_updates)
+
+
 def permuted_sequence(seed, perm_index, base):
     """``base`` reordered by the permutation of index ``perm_index``."""
-    return base[_rng(seed, 1, perm_index).permutation(base.size)]
+    return base[permutation_indices(seed, perm_index, base.size)]
 
 
 def position_rng(seed, perm_index):
