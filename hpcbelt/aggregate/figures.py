@@ -1,0 +1,329 @@
+"""Figures like Watt et al. (2021), drawn from a summary file only (Agg, no pyplot state).
+
+Every ``plot_*`` function takes the open summary (h5py File) and returns ``(figure, data)``:
+``data`` maps a short name to the exact array drawn, so tests can check what a figure shows and
+a reader can re-plot it.  :func:`make_figures` saves them all as PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+ENSEMBLE_COLOURS = ("tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
+CONSTANT_STYLES = {"mean_of_profiles": "-", "mean_inputs": "--", "profile": ":"}
+
+
+def _experiments(h5) -> list[str]:
+    names = json.loads(h5.attrs["experiments"])
+    return [n for n in names if n in h5 and "f" in h5[n]]
+
+
+def _label(h5, name) -> str:
+    d = h5[name].attrs.get("description", "")
+    return f"{name} ({d})" if d else name
+
+
+def _ensembles(h5):
+    return [n for n in _experiments(h5) if h5[n].attrs["mode"] == "random"]
+
+
+def _constants(h5):
+    return [n for n in _experiments(h5) if h5[n].attrs["mode"] != "random"]
+
+
+def _style(h5, name, k_ensemble: dict):
+    mode = h5[name].attrs["mode"]
+    if mode == "random":
+        i = k_ensemble.setdefault(name, len(k_ensemble))
+        return {"color": ENSEMBLE_COLOURS[i % len(ENSEMBLE_COLOURS)], "ls": "-"}
+    return {"color": "black", "ls": CONSTANT_STYLES.get(mode, "-.")}
+
+
+def _f_units(h5) -> str:
+    return str(h5.attrs.get("f_units", ""))
+
+
+def plot_fig1(h5):
+    """Database profiles: column-normalised PDF of log10 D_aa with the two averages (their Fig 1)."""
+    data = {}
+    dg = h5["database"]
+    alpha = h5["alpha_deg"][()]
+    readable = bool(dg.attrs.get("file_readable", False))
+    fig = Figure(figsize=(13, 4.2) if readable else (6, 4.2))
+    axes = fig.subplots(1, 3) if readable else [fig.subplots(1, 1)]
+    ax = axes[0]
+    if readable:
+        fg = dg["file"]
+        a_db = fg["alpha_deg"][()]
+        edges = fg["bin_edges_log10_daa"][()]
+        dens = fg["density"][()]
+        # column-normalised like the paper: each pitch angle's PDF scaled to its maximum
+        peak = dens.max(axis=1, keepdims=True)
+        shown = np.where(peak > 0, dens / np.where(peak > 0, peak, 1), 0.0)
+        a_edges = _centres_to_edges(a_db)
+        ax.pcolormesh(a_edges, 10.0 ** edges, np.ma.masked_equal(shown.T, 0.0), cmap="viridis",
+                      shading="flat")
+        data["pdf_column_max1"] = shown
+        title = f"(a) {fg.attrs['n_profiles']} database profiles"
+        if not fg.attrs.get("sha256_matches_run", True):
+            title += "\n(file differs from the one the run used)"
+        ax.set_title(title, fontsize=9)
+    else:
+        ax.set_title("(a) database averages (database file not readable:\n"
+                     f"{dg.attrs.get('file_note', '')[:70]})", fontsize=8)
+    line_c = "white" if readable else "black"
+    if "daa_mean" in dg:
+        y = np.where(dg["daa_mean"][()] > 0, dg["daa_mean"][()], np.nan)
+        ax.plot(alpha, y, color=line_c, ls="-", lw=2, label="<D(X_i, Y_i)>")
+        data["daa_mean"] = y
+    if "daa_of_mean_inputs" in dg:
+        y = np.where(dg["daa_of_mean_inputs"][()] > 0, dg["daa_of_mean_inputs"][()], np.nan)
+        ax.plot(alpha, y, color=line_c, ls="--", lw=2, label="D(<X>, <Y>)")
+        data["daa_of_mean_inputs"] = y
+    ax.set_yscale("log")
+    ax.set_xlabel("equatorial pitch angle [deg]")
+    ax.set_ylabel("D_aa [1/s]")
+    ax.set_xlim(alpha[0], alpha[-1])
+    ax.legend(fontsize=8, loc="lower left", facecolor="0.55" if readable else "white")
+    if readable:
+        fg = dg["file"]
+        a_db = fg["alpha_deg"][()]
+        edges = fg["bin_edges_log10_daa"][()]
+        dens = fg["density"][()]
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        ax = axes[1]
+        for want, colour in ((30.0, "tab:blue"), (60.0, "tab:orange")):
+            j = int(np.argmin(np.abs(a_db - want)))
+            ax.plot(centres, dens[j], color=colour, label=f"{a_db[j]:g} deg")
+            data[f"pdf_{want:g}deg"] = dens[j]
+        ax.set_xlabel("log10 D_aa [log10(1/s)]")
+        ax.set_ylabel("probability density [1/decade]")
+        ax.set_title("(b) PDF of log10 D_aa", fontsize=9)
+        ax.legend(fontsize=8)
+        ax = axes[2]
+        qs = fg["qq_sample_log10_daa"][()]
+        qn = fg["qq_normal_quantiles"][()]
+        ax.plot(qn, qs, "+", color="tab:blue", ms=4)
+        if qs.size > 1:
+            mu, sd = qs.mean(), qs.std(ddof=1)
+            ax.plot(qn, mu + sd * qn, color="tab:red")
+        ax.set_xlabel("standard normal quantiles")
+        ax.set_ylabel("log10 D_aa quantiles")
+        ax.set_title(f"(c) Q-Q plot at {fg['qq_sample_log10_daa'].attrs['qq_alpha_deg']:g} deg", fontsize=9)
+        data["qq_sample_log10"] = qs
+    fig.tight_layout()
+    return fig, data
+
+
+def _centres_to_edges(c):
+    c = np.asarray(c, float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def plot_fig3(h5):
+    """f(alpha, t) over the first days for one random member and the constant runs, floor applied."""
+    fg = h5["figure_data/fig3"]
+    floor = float(fg.attrs["floor_f"])
+    roles = [r for r in ("random", "mean_of_profiles", "mean_inputs") if r in fg]
+    data = {}
+    fig = Figure(figsize=(4.5 * max(len(roles), 1), 4.0))
+    axes = fig.subplots(1, max(len(roles), 1), squeeze=False)[0]
+    if not roles:
+        axes[0].set_title("no member available for Fig 3")
+        return fig, data
+    t_days = h5["time_days"][()]
+    alpha = h5["alpha_deg"][()]
+    vmax = max(float(fg[r][()].max()) for r in roles)
+    norm = LogNorm(vmin=floor, vmax=max(vmax, floor * 10))
+    titles = {"random": "(a) one member of", "mean_of_profiles": "(b) constant", "mean_inputs": "(c) constant"}
+    mesh = None
+    for ax, role in zip(axes, roles):
+        f = fg[role][()]
+        n = f.shape[0]
+        shown = np.maximum(f, floor)
+        data[role] = shown
+        t = t_days[:n]
+        mesh = ax.pcolormesh(_centres_to_edges(t), _centres_to_edges(alpha), shown.T, norm=norm,
+                             cmap="viridis", shading="flat")
+        ax.set_xlabel("time [day]")
+        ax.set_ylabel("pitch angle [deg]")
+        exp = fg[role].attrs["experiment"]
+        extra = f", member {fg[role].attrs['member']}" if role == "random" else ""
+        ax.set_title(f"{titles[role]} {exp}{extra}", fontsize=9)
+    cb = fig.colorbar(mesh, ax=list(axes), fraction=0.03)
+    cb.set_label(f"f [{_f_units(h5)}] (floor {floor:g})")
+    return fig, data
+
+
+def plot_fig4(h5):
+    """(a) median f at the PDF angle for every run, (b) mean time-integrated D, (c..) ensemble PDFs."""
+    alpha = h5["alpha_deg"][()]
+    ia = int(np.argmin(np.abs(alpha - float(h5.attrs["pdf_alpha_deg"]))))
+    a_deg = alpha[ia]
+    t = h5["time_days"][()]
+    ens = _ensembles(h5)
+    n_panels = 2 + len(ens)
+    ncol = 2
+    nrow = (n_panels + 1) // 2
+    fig = Figure(figsize=(11, 3.8 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
+    data = {}
+    k = {}
+    ax = axes[0]
+    for name in _experiments(h5):
+        y = h5[f"{name}/f/median"][:, ia]
+        ax.plot(t, y, lw=1.8, label=_label(h5, name), **_style(h5, name, k))
+        data[f"a/{name}"] = y
+    ax.set_yscale("log")
+    ax.set_xlabel("time [day]")
+    ax.set_ylabel(f"median f({a_deg:g} deg) [{_f_units(h5)}]")
+    ax.set_title(f"(a) median f at {a_deg:g} deg", fontsize=9)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    for name in ens + _constants(h5):
+        y = h5[f"{name}/daa_integral/mean"][:, ia]
+        ax.plot(t, y, lw=1.8, label=_label(h5, name), **_style(h5, name, k))
+        data[f"b/{name}"] = y
+    ax.set_xlabel("time [day]")
+    ax.set_ylabel(f"mean integral of D_aa dt at {a_deg:g} deg [1]")
+    ax.set_title("(b) mean time-integrated D_aa", fontsize=9)
+    ax.legend(fontsize=7)
+    edges = h5["pdf_bin_edges_log10f"][()]
+    letters = "cdefghijklmnop"
+    for i, name in enumerate(ens):
+        ax = axes[2 + i]
+        dens = h5[f"{name}/pdf/density"][()]
+        ax.pcolormesh(_centres_to_edges(t), 10.0 ** edges, np.ma.masked_equal(dens.T, 0.0), cmap="magma_r",
+                      shading="flat")
+        med = h5[f"{name}/f/median"][:, ia]
+        ax.plot(t, med, color="cyan", lw=1.2, label="median")
+        ax.set_yscale("log")
+        ax.set_xlabel("time [day]")
+        ax.set_ylabel(f"f({a_deg:g} deg) [{_f_units(h5)}]")
+        n = int(h5[name].attrs["members_used"])
+        ax.set_title(f"({letters[i]}) column-normalised PDF, {name}, {n} members", fontsize=9)
+        ax.legend(fontsize=7)
+        data[f"pdf/{name}"] = dens
+        data[f"pdf_median/{name}"] = med
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig, data
+
+
+def plot_figS1(h5):
+    """Snapshots of f(alpha) at the chosen days: medians, and the 5-95 % range of the ensembles."""
+    sg = h5["snapshots"]
+    days = sg["day_requested"][()]
+    times = sg["time_s"][()] / 86400.0
+    alpha = h5["alpha_deg"][()]
+    fig = Figure(figsize=(4.5 * max(days.size, 1), 4.0))
+    axes = fig.subplots(1, max(days.size, 1), squeeze=False)[0]
+    data = {}
+    k = {}
+    for d, ax in enumerate(axes[:days.size]):
+        for name in _experiments(h5):
+            style = _style(h5, name, k)
+            y = sg[f"{name}/median"][d]
+            ax.plot(alpha, y, lw=1.6, label=name, **style)
+            data[f"{days[d]:g}/{name}"] = y
+            if h5[name].attrs["mode"] == "random":
+                lo, hi = sg[f"{name}/p05"][d], sg[f"{name}/p95"][d]
+                ax.fill_between(alpha, lo, hi, color=style["color"], alpha=0.2, lw=0)
+                data[f"{days[d]:g}/{name}/p05"] = lo
+                data[f"{days[d]:g}/{name}/p95"] = hi
+        ax.set_yscale("log")
+        ax.set_xlabel("pitch angle [deg]")
+        ax.set_ylabel(f"f [{_f_units(h5)}]")
+        ax.set_title(f"day {days[d]:g} (output at {times[d]:.3g} d): median, 5-95 %", fontsize=9)
+        ax.legend(fontsize=7)
+    if days.size == 0:
+        axes[0].set_title("no snapshot day within the run")
+    fig.tight_layout()
+    return fig, data
+
+
+def plot_convergence(h5):
+    """Ensemble convergence: bootstrap interval of the median over time; median against size."""
+    ens = _ensembles(h5)
+    alpha = h5["alpha_deg"][()]
+    a_deg = float(h5.attrs["pdf_alpha_deg"])
+    t = h5["time_days"][()]
+    fig = Figure(figsize=(11, 3.8 * max(len(ens), 1)))
+    axes = fig.subplots(max(len(ens), 1), 2, squeeze=False)
+    data = {}
+    ia = int(np.argmin(np.abs(alpha - a_deg)))
+    for i, name in enumerate(ens):
+        ax = axes[i, 0]
+        bg = h5[f"{name}/bootstrap"]
+        med = h5[f"{name}/f/median"][:, ia]
+        lo, hi = bg["median_ci_low"][()], bg["median_ci_high"][()]
+        ax.fill_between(t, lo, hi, color="tab:blue", alpha=0.3, lw=0,
+                        label=f"{100 * bg.attrs['confidence']:g} % bootstrap interval")
+        ax.plot(t, med, color="tab:blue", label="median")
+        ax.set_yscale("log")
+        ax.set_xlabel("time [day]")
+        ax.set_ylabel(f"f({a_deg:g} deg) [{_f_units(h5)}]")
+        ax.set_title(f"{name}: median of {int(h5[name].attrs['members_used'])} members", fontsize=9)
+        ax.legend(fontsize=7)
+        data[f"{name}/median"], data[f"{name}/ci_low"], data[f"{name}/ci_high"] = med, lo, hi
+        ax = axes[i, 1]
+        cg = h5[f"{name}/convergence"]
+        n = cg["ensemble_size"][()]
+        days = cg.attrs["day_requested"]
+        ti = cg.attrs["time_index"]
+        for d in range(len(days)):
+            # relative to the median of all finished members, so that all days share one axis
+            full = h5[f"{name}/f/median"][int(ti[d]), ia]
+            y = cg["median_first_n"][:, d] / full
+            line = ax.plot(n, y, "o-", ms=3, label=f"day {days[d]:g}: first n members")[0]
+            ax.fill_between(n, cg["subset_median_low"][:, d] / full, cg["subset_median_high"][:, d] / full,
+                            color=line.get_color(), alpha=0.2, lw=0)
+            data[f"{name}/size/{days[d]:g}"] = y
+        ax.axhline(1.0, color="0.5", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("ensemble size n")
+        ax.set_ylabel(f"median f({a_deg:g} deg) / median of all members")
+        ax.set_title(f"median against ensemble size (band: {100 * cg.attrs['confidence']:g} % of "
+                     f"random n-subsets)", fontsize=9)
+        ax.legend(fontsize=7)
+    if not ens:
+        axes[0, 0].set_title("no random ensemble in this run")
+    fig.tight_layout()
+    return fig, data
+
+
+FIGURES = {
+    "fig1_database": plot_fig1,
+    "fig3_f_alpha_time": plot_fig3,
+    "fig4_median_daa_pdfs": plot_fig4,
+    "figS1_snapshots": plot_figS1,
+    "convergence": plot_convergence,
+}
+
+
+def make_figures(summary_path, outdir) -> dict:
+    """Draw every figure of a pitch-angle summary into ``outdir``; returns name -> PNG path."""
+    import h5py
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    with h5py.File(summary_path, "r") as h5:
+        for name, fn in FIGURES.items():
+            fig, _ = fn(h5)
+            path = out / f"{name}.png"
+            tmp = out / f".{name}.png.tmp-{os.getpid()}"
+            fig.savefig(tmp, dpi=110, format="png")
+            os.replace(tmp, path)
+            paths[name] = path
+    return paths
