@@ -189,6 +189,23 @@ def _resonance(x, n, sgn, cos_t, bm, gamma, xp2, eps):
 
 
 @numba.njit(cache=True)
+def _nprime(x, tn, tw, ycol, xp2, eps):
+    """n'(x) = integral g X y^2 (dy/dx)_X (1 + X^2)^(-3/2) dX (G&H05 eq. 15, normalised).
+
+    ``tw`` holds w_t X_t g(X_t); ``ycol`` the wave numbers at x for each node (-1: none).
+    """
+    acc = 0.0
+    for t in range(tn.size):
+        if ycol[t] <= 0.0:
+            continue
+        ct = 1.0 / math.sqrt(1.0 + tn[t] * tn[t])
+        yx = dy_dx(x, ct, xp2, eps)
+        if yx > 0.0:
+            acc += tw[t] * ycol[t] ** 2 * yx * ct * ct * ct
+    return acc
+
+
+@numba.njit(cache=True)
 def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, beta, eps,
               tn, tw, n_res, x_scan, w_fwd, w_bwd):
     """Local D_aa / p^2 [1/s] for oblique whistler waves (module docstring formula).
@@ -221,18 +238,14 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
     bm = beta * mu
     nt = tn.size
     ns = x_scan.size
-    # wave numbers on the scan grid and the normalisation n'(x) on it
+    # wave numbers on the scan grid; the normalisation n'(x) on it is filled lazily (only
+    # scan points next to a resonant root need it), -1 = not yet computed
     yg = np.empty((nt, ns))
-    nprime = np.zeros(ns)
     for t in range(nt):
         ct = 1.0 / math.sqrt(1.0 + tn[t] * tn[t])
         for j in range(ns):
             yg[t, j] = wave_number(x_scan[j], ct, xp2, eps)
-            if yg[t, j] > 0.0:
-                yx = dy_dx(x_scan[j], ct, xp2, eps)
-                if yx > 0.0:
-                    # tw holds w X g(X); n' needs g X y^2 y_x (1 + X^2)^-3/2
-                    nprime[j] += tw[t] * yg[t, j] ** 2 * yx * ct * ct * ct
+    nprime = np.full(ns, -1.0)
     jpos = np.empty(n_res + 2)
     acc = 0.0
     for t in range(nt):
@@ -244,7 +257,20 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
             if wdir == 0.0:
                 continue
             cp = sgn * ct
-            for n in range(-n_res, n_res + 1):
+            # h_j = x_j + n/gamma - y_j cp beta mu changes sign only if n/gamma lies within
+            # the range of q_j = y_j cp beta mu - x_j: scan only those n
+            qmin = np.inf
+            qmax = -np.inf
+            for j in range(ns):
+                if yg[t, j] > 0.0:
+                    q = yg[t, j] * cp * bm - x_scan[j]
+                    qmin = min(qmin, q)
+                    qmax = max(qmax, q)
+            if qmin > qmax:
+                continue
+            n_lo = max(-n_res, int(math.floor(gamma * qmin)))
+            n_hi = min(n_res, int(math.ceil(gamma * qmax)))
+            for n in range(n_lo, n_hi + 1):
                 for j in range(ns - 1):
                     ya = yg[t, j]
                     yb = yg[t, j + 1]
@@ -299,6 +325,9 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
                         continue
                     # n'(x) between scan points: linear in log-log
                     j0 = j
+                    for jj in range(j0, j0 + 2):
+                        if nprime[jj] < 0.0:
+                            nprime[jj] = _nprime(x_scan[jj], tn, tw, yg[:, jj], xp2, eps)
                     if nprime[j0] <= 0.0 or nprime[j0 + 1] <= 0.0:
                         continue
                     wgt = math.log(xr / x_scan[j0]) / math.log(x_scan[j0 + 1] / x_scan[j0])
