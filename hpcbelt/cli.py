@@ -1,8 +1,10 @@
 """The ``hpcbelt`` command: run studies, aggregate runs, build diffusion-coefficient databases.
 
-Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Bad input (InputError) prints one
-line ``hpcbelt: error: ...`` on rank 0 and every rank exits with code 2; any other exception
-aborts all ranks so that an MPI job never hangs.
+Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes:
+  0   success
+  2   bad input (InputError): one line ``hpcbelt: error: ...`` on rank 0, same code on every rank
+  75  stopped by SIGTERM / SIGUSR1 / SIGINT with the output consistent: rerun with --restart
+Any other exception aborts all ranks (MPI_Abort) so that an MPI job never hangs.
 """
 
 from __future__ import annotations
@@ -53,12 +55,20 @@ def cmd_run(args) -> int:
         kind = _study_kind(study_path)
         module = importlib.import_module(STUDY_KINDS[kind] + ".study")
         study = module.load_study(study_path, args.set)
-        output.check_output_path(out, args.overwrite)
-        return kind, study
+        done = None
+        if args.restart and out.exists():
+            driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
+            done = driver.restart_state(study, out)
+        output.check_output_path(out, args.overwrite or done is not None)
+        return kind, study, done
 
-    kind, study = root_decides(comm, prepare)
+    kind, study, done = root_decides(comm, prepare)
     driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
-    driver.run(study, comm, out, quiet=args.quiet)
+    if done is not None and all(d.all() for d in done.values()):
+        if comm.Get_rank() == 0:
+            print(f"hpcbelt: {out} is already complete; nothing to do", file=sys.stderr)
+        return 0
+    driver.run(study, comm, out, quiet=args.quiet, done=done)
     if comm.Get_rank() == 0 and not args.quiet:
         print(f"hpcbelt: wrote {out}", file=sys.stderr)
     return 0
@@ -74,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output HDF5 file (default: <study name>.h5 here)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--restart", action="store_true",
+                   help="continue the run in OUT.h5 (same study): keep finished members, compute "
+                        "the rest; starts a new run if OUT.h5 does not exist")
     p.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
                    help="override a study key (TOML value), e.g. --set time.method='\"explicit\"' "
                         "or --set time.method=explicit; repeatable; stored in the output")

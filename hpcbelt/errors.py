@@ -13,6 +13,9 @@ class InputError(Exception):
 
 
 class RunInterrupted(Exception):
-    """The run was asked to stop (signal) and left its output file consistent."""
+    """The run was asked to stop (SIGTERM, SIGUSR1, SIGINT) and left its output consistent.
 
-    exit_code = 3
+    Exit code 75 (EX_TEMPFAIL, "try again"): resume with ``hpcbelt run --restart``.
+    """
+
+    exit_code = 75

@@ -186,5 +186,51 @@ class Hub:
             self._handle(self.comm.recv(source=MPI.ANY_SOURCE, tag=TAG_HUB))
 
 
+class StopRequests:
+    """Catch SIGTERM, SIGUSR1 and SIGINT so a run can stop between work items.
+
+    Slurm sends SIGTERM at a time limit (and ``--signal`` can send SIGUSR1 earlier); mpirun and
+    srun forward both to every rank.  The handler only records the signal; :meth:`agreed` is a
+    collective OR over ranks, called once per round of work items, so every rank stops after
+    the same round and nobody is left waiting in a collective.  A second SIGINT kills at once.
+    """
+
+    SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
+
+    def __init__(self):
+        self.received: str | None = None
+        self._old = {}
+
+    def __enter__(self):
+        import signal
+
+        for name in self.SIGNALS:
+            sig = getattr(signal, name)
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+    def _handle(self, signum, frame):
+        import signal
+
+        self.received = signal.Signals(signum).name
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def agreed(self, comm) -> str | None:
+        """The first signal name any rank received, or None (collective)."""
+        names = comm.allgather(self.received)
+        return next((n for n in names if n), None)
+
+
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -24,7 +24,8 @@ import sys
 import numpy as np
 
 from .. import output
-from ..parallel import Hub, Progress, my_items
+from ..errors import RunInterrupted
+from ..parallel import Hub, Progress, StopRequests, my_items
 from .solver import PropagatorBank, member_intervals, run_member
 from .study import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES, Study
 
@@ -71,18 +72,15 @@ def _layout(study: Study):
             member = output.scale(h5, f"{ex.name}/member", np.arange(ex.members), "1", "ensemble member")
             seg = output.scale(h5, f"{ex.name}/segment_start_s", ex.seg_t, "s",
                                "start time of each constant-D segment")
-            chunks = (1, study.out_t.size, grid.n)
-            f = e.create_dataset("f", shape=shape3(ex), dtype="f8", chunks=chunks, fillvalue=np.nan)
+            f = output.preallocated(e, "f", shape3(ex), "f8", np.nan)
             output.units(f, F_UNITS, "phase-space density (flux units of the initial condition); "
                          "NaN until the member is written")
-            di = e.create_dataset("daa_integral", shape=shape3(ex), dtype="f8", chunks=chunks,
-                                  fillvalue=np.nan)
+            di = output.preallocated(e, "daa_integral", shape3(ex), "f8", np.nan)
             output.units(di, "1", "running time integral of D_aa [1/s] over time [s]")
-            pi = e.create_dataset("profile_index", shape=(ex.members, ex.n_segments), dtype="i4",
-                                  fillvalue=-99)
+            pi = output.preallocated(e, "profile_index", (ex.members, ex.n_segments), "i4", -99)
             output.units(pi, "1", f"database row used in each segment; {INDEX_MEAN_OF_PROFILES} = mean "
                          f"of all profiles, {INDEX_MEAN_INPUTS} = daa_of_mean_inputs, -99 = not written")
-            done = e.create_dataset("member_done", shape=(ex.members,), dtype="u1", fillvalue=0)
+            done = output.preallocated(e, "member_done", (ex.members,), "u1", 0)
             output.units(done, "1", "1 once the member's f, daa_integral and profile_index are written")
             for dset in (f, di):
                 dset.dims[0].attach_scale(member)
@@ -95,28 +93,93 @@ def _layout(study: Study):
     return make
 
 
-def run(study: Study, comm, out_path, quiet: bool = False) -> None:
-    """Integrate every member of every experiment and write ``out_path`` (all ranks call this)."""
+def restart_state(study: Study, path) -> dict:
+    """Check that ``path`` is an earlier run of this very study; return member_done per experiment.
+
+    Refused (InputError) when the file is not a pitch-angle run, was written by another hpcbelt
+    version or file layout, or by a study whose validated configuration differs in any key.
+    """
+    import h5py
+
+    from .. import __version__
+    from ..errors import InputError
+
+    where = f"restart file {path}"
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{where}: not a readable HDF5 file ({exc})") from None
+    with fh:
+        a = fh.attrs
+        if a.get("kind") != "pitch_angle":
+            raise InputError(f"{where}: not a pitch-angle run file (kind = {a.get('kind')!r})")
+        if a.get("layout_version") != LAYOUT_VERSION or a.get("hpcbelt_version") != __version__:
+            raise InputError(f"{where}: written by hpcbelt {a.get('hpcbelt_version')} (layout "
+                             f"{a.get('layout_version')}); this is hpcbelt {__version__} (layout "
+                             f"{LAYOUT_VERSION}): rerun from scratch")
+        stored = json.loads(a.get("study_config_json", "{}"))
+        if stored != study.doc:
+            diff = _first_difference(stored, study.doc)
+            raise InputError(f"{where}: written by a different study ({diff}); restart only "
+                             "continues the same study")
+        done = {}
+        for ex in study.experiments:
+            try:
+                done[ex.name] = np.asarray(fh[ex.name]["member_done"][()], bool)
+            except KeyError:
+                raise InputError(f"{where}: experiment {ex.name!r} missing") from None
+    return done
+
+
+def _first_difference(a, b, prefix="") -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k, "<absent>") != b.get(k, "<absent>"):
+                return _first_difference(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{prefix}{k}.")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return _first_difference(x, y, f"{prefix.rstrip('.')}[{i}].")
+    return f"{prefix.rstrip('.')}: file has {a!r}, study has {b!r}"
+
+
+def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = None) -> None:
+    """Integrate every unfinished member and write ``out_path`` (all ranks call this).
+
+    ``done`` (from :func:`restart_state`) continues an earlier run in place: finished members
+    are kept, the rest computed; the result is bitwise identical to an uninterrupted run.
+    Raises RunInterrupted after leaving the file consistent if a stop signal arrives.
+    """
     rank, size = comm.Get_rank(), comm.Get_size()
     mode = output.io_mode(comm)
     if mode == "funnel" and rank == 0 and not output.h5py_has_mpi():
         print("hpcbelt: warning: h5py has no MPI support; writes are funnelled through rank 0 "
               "(slower; see README 'Cluster install')", file=sys.stderr, flush=True)
-    attrs = output.provenance(comm, mode)
-    attrs.update({
-        "kind": "pitch_angle",
-        "study_toml": study.text,
-        "study_overrides": json.dumps(list(study.overrides)),
-        "study_config_json": json.dumps(study.doc, sort_keys=True),
-        "study_file": study.path,
-        "title": study.doc["title"],
-        "layout_version": LAYOUT_VERSION,
-        "method": study.method,
-        "seed": study.seed,
-        "f_units": F_UNITS,
-    })
-    rf = output.RunFile.create(out_path, comm, mode, _layout(study), attrs)
     items = study.work_items()
+    if done is None:
+        attrs = output.provenance(comm, mode)
+        attrs.update({
+            "kind": "pitch_angle",
+            "study_toml": study.text,
+            "study_overrides": json.dumps(list(study.overrides)),
+            "study_config_json": json.dumps(study.doc, sort_keys=True),
+            "study_file": study.path,
+            "title": study.doc["title"],
+            "layout_version": LAYOUT_VERSION,
+            "method": study.method,
+            "seed": study.seed,
+            "f_units": F_UNITS,
+            "restarts": 0,
+        })
+        rf = output.RunFile.create(out_path, comm, mode, _layout(study), attrs)
+    else:
+        items = [(e, m) for e, m in items if not done[study.experiments[e].name][m]]
+        info = output.provenance(comm, mode)
+        restarts = comm.bcast(_read_attr(out_path, "restarts", 0) if rank == 0 else None, root=0)
+        rf = output.RunFile.reopen(out_path, comm, mode, {
+            "status": "running", "restarts": restarts + 1, "mpi_size": size,
+            "parallel_io": mode, f"restart_{restarts + 1}_start_time": info["start_time"],
+            f"restart_{restarts + 1}_git_commit": info["git_commit"]})
     progress = Progress(len(items), "members", enabled=(rank == 0 and not quiet))
     hub = Hub(comm, progress, on_write=rf.write)
     put = rf.write if mode in ("mpio", "serial") else hub.write
@@ -130,16 +193,40 @@ def run(study: Study, comm, out_path, quiet: bool = False) -> None:
                  for e, m in mine]
         bank.prepare([p[0] for p in plans], [p[1] for p in plans])
         del plans
-    for e, m in mine:
-        ex = study.experiments[e]
-        rows, stored = study.segment_profiles(e, m)
-        f, dint = run_member(study.grid, study.f0, study.profiles, rows, study.out_t, ex.seg_t,
-                             study.method, study.dt_s, bank)
-        put(f"{ex.name}/f", (m, slice(None), slice(None)), f)
-        put(f"{ex.name}/daa_integral", (m, slice(None), slice(None)), dint)
-        put(f"{ex.name}/profile_index", (m, slice(None)), stored)
-        put(f"{ex.name}/member_done", m, 1)
-        hub.advance(1)
-    hub.finish()
+    stopped = None
+    with StopRequests() as stop:
+        # rounds of one item per rank; between rounds all ranks agree whether to stop
+        for r in range(-(-len(items) // size)):
+            stopped = stop.agreed(comm)
+            if stopped:
+                break
+            if r >= len(mine):
+                continue
+            e, m = mine[r]
+            ex = study.experiments[e]
+            rows, stored = study.segment_profiles(e, m)
+            f, dint = run_member(study.grid, study.f0, study.profiles, rows, study.out_t, ex.seg_t,
+                                 study.method, study.dt_s, bank)
+            put(f"{ex.name}/f", (m, slice(None), slice(None)), f)
+            put(f"{ex.name}/daa_integral", (m, slice(None), slice(None)), dint)
+            put(f"{ex.name}/profile_index", (m, slice(None)), stored)
+            put(f"{ex.name}/member_done", m, 1)
+            rf.member_finished()
+            hub.advance(1)
+        hub.finish()
+        if rf.writes_here and mode != "mpio":
+            rf.member_finished()
     end = comm.bcast(output.now_iso() if rank == 0 else None, root=0)
+    if stopped:
+        rf.close({"end_time": end, "status": f"interrupted ({stopped})"})
+        remaining = comm.allreduce(max(len(mine) - r, 0))
+        raise RunInterrupted(f"stopped by {stopped} with {remaining} of {len(items)} members left; "
+                             f"{out_path} is consistent: resume with 'hpcbelt run --restart'")
     rf.close({"end_time": end, "status": "complete"})
+
+
+def _read_attr(path, name, default):
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        return int(fh.attrs.get(name, default))

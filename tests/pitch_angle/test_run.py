@@ -25,7 +25,7 @@ def read_all(path):
     with h5py.File(path, "r") as fh:
         fh.visititems(visit)
         root = dict(fh.attrs)
-    fixed = {k: v for k, v in root.items() if k not in VARIABLE_ATTRS}
+    fixed = {k: v for k, v in root.items() if k not in VARIABLE_ATTRS and not k.startswith("restart")}
     return data, attrs, fixed, root
 
 

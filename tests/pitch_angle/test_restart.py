@@ -1,0 +1,127 @@
+"""Checkpoint and restart: a run stopped by a signal, or killed outright, keeps every finished
+member; ``--restart`` completes it with a result bitwise identical to an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from .helpers import hpcbelt, make_study, mpi_env
+from .test_run import assert_same_results
+
+
+def slow_study(tmp_path):
+    # explicit steps make members last ~0.3 s each, so a signal lands mid-run
+    return make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=8, dt=0.5)
+
+
+def start(study, out, ranks=None):
+    cmd = [sys.executable, "-m", "hpcbelt", "run", str(study), "-o", str(out), "--overwrite"]
+    if ranks:
+        cmd = ["mpirun", "-n", str(ranks), *cmd]
+    p = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=mpi_env())
+    first = p.stderr.readline()            # first progress line: at least one member written
+    assert "members [" in first, first + p.stderr.read()
+    return p
+
+
+def done_flags(out):
+    with h5py.File(out, "r") as fh:
+        names = [k for k in fh if isinstance(fh[k], h5py.Group) and "member_done" in fh[k]]
+        return {k: fh[k]["member_done"][()].copy() for k in names}, fh.attrs["status"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    d = tmp_path_factory.mktemp("restart")
+    study = slow_study(d)
+    ref = d / "reference.h5"
+    r = hpcbelt("run", study, "-o", ref, "--quiet")
+    assert r.returncode == 0, r.stderr
+    return study, ref
+
+
+def test_sigterm_then_restart_serial_is_bitwise_identical(tmp_path, reference):
+    study, ref = reference
+    out = tmp_path / "interrupted.h5"
+    p = start(study, out)
+    p.send_signal(signal.SIGTERM)
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == 75, err                     # documented code: 75 = resumable
+    assert "resume with 'hpcbelt run --restart'" in err
+    flags, status = done_flags(out)
+    assert status == "interrupted (SIGTERM)"
+    total = sum(v.size for v in flags.values())
+    finished = sum(int(v.sum()) for v in flags.values())
+    assert 0 < finished < total
+    r = hpcbelt("run", study, "-o", out, "--restart", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert_same_results(ref, out)
+    with h5py.File(out) as fh:
+        assert fh.attrs["restarts"] == 1 and fh.attrs["status"] == "complete"
+
+
+def test_sigterm_under_mpirun_then_restart_on_3_ranks(tmp_path, reference):
+    study, ref = reference
+    out = tmp_path / "interrupted.h5"
+    p = start(study, out, ranks=2)
+    p.send_signal(signal.SIGTERM)                             # mpirun forwards it to the ranks
+    p.stderr.read()
+    p.wait(timeout=120)
+    flags, status = done_flags(out)
+    assert status == "interrupted (SIGTERM)"
+    assert 0 < sum(int(v.sum()) for v in flags.values()) < sum(v.size for v in flags.values())
+    r = hpcbelt("run", study, "-o", out, "--restart", "--quiet", ranks=3)
+    assert r.returncode == 0, r.stderr
+    assert_same_results(ref, out)
+
+
+def test_kill_9_of_a_rank_keeps_finished_members(tmp_path, reference):
+    study, ref = reference
+    out = tmp_path / "killed.h5"
+    p = start(study, out, ranks=2)
+    ranks = subprocess.run(["pgrep", "-f", "--", f"-o {out}"], capture_output=True, text=True).stdout.split()
+    ranks = [int(x) for x in ranks if int(x) != p.pid]
+    assert ranks, "no rank process found"
+    os.kill(ranks[-1], signal.SIGKILL)
+    p.stderr.read()
+    assert p.wait(timeout=120) != 0
+    flags, status = done_flags(out)                          # the file still opens and reads
+    assert status == "running"
+    finished = sum(int(v.sum()) for v in flags.values())
+    assert finished > 0
+    with h5py.File(out) as fh, h5py.File(ref) as fr:        # what was marked done is complete
+        for name, v in flags.items():
+            for m in np.flatnonzero(v):
+                np.testing.assert_array_equal(fh[name]["f"][m], fr[name]["f"][m])
+    r = hpcbelt("run", study, "-o", out, "--restart", "--quiet", ranks=2)
+    assert r.returncode == 0, r.stderr
+    assert_same_results(ref, out)
+
+
+def test_restart_refuses_other_study_version_or_file(tmp_path, reference):
+    study, ref = reference
+    other = tmp_path / "other"
+    other_study = make_study(other, method="explicit", dalpha=1.0, days=30.0, members=8, dt=0.5,
+                             **{"seed = 11": "seed = 12"})
+    r = hpcbelt("run", other_study, "-o", ref, "--restart")
+    assert r.returncode == 2 and "different study" in r.stderr and "seed" in r.stderr, r.stderr
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as fh:
+        fh["x"] = 1
+    r = hpcbelt("run", study, "-o", foreign, "--restart", ranks=2)
+    assert r.returncode == 2 and "not a pitch-angle run" in r.stderr
+    old = tmp_path / "old.h5"
+    old.write_bytes(ref.read_bytes())
+    with h5py.File(old, "r+") as fh:
+        fh.attrs["hpcbelt_version"] = "0.0.1"
+    r = hpcbelt("run", study, "-o", old, "--restart")
+    assert r.returncode == 2 and "0.0.1" in r.stderr
+    before = ref.read_bytes()
+    r = hpcbelt("run", study, "-o", ref, "--restart")         # complete already: nothing to do
+    assert r.returncode == 0 and "already complete" in r.stderr
+    assert ref.read_bytes() == before
