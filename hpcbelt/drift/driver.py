@@ -77,7 +77,7 @@ def assign(study: Study, size: int):
     owner = []
     if study.particles_on:
         pa = study.doc["particles"]
-        per_perm = 1.2e-7 * pa["per_permutation"] * pa["duration_h"] * 3600.0 / min(pa["dt_max_s"], 100.0) * 1.5
+        per_perm = 9e-8 * pa["per_permutation"] * pa["duration_h"] * 3600.0 / min(pa["dt_max_s"], 100.0) * 1.5
         for _ in range(pa["permutations"]):
             r = int(np.argmin(load))
             owner.append(r)

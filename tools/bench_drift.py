@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Benchmarks of the drift-diffusion study (Lejosne & Albert 2023), for the README figures.
+
+    python tools/bench_drift.py tracker      particle-steps per second on one core, and the
+                                             integration error (dt_max vs dt_max / 10)
+    python tools/bench_drift.py pde          the paper's 24 h PDE run on the default grid, one core
+    mpirun -n 2 python tools/bench_drift.py particles
+                                             wall time of the paper's full particle experiment
+                                             (200 permutations x 10,000 particles x 18 h, positions
+                                             every 5 min, binned per permutation)
+    python tools/bench_drift.py all          tracker + pde, then the particle experiment under
+                                             mpirun -n 2 (NP=... to change)
+
+Options: --perms, --particles, --hours, --dt-max to shrink the particle runs.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hpcbelt.drift import initial  # noqa: E402
+from hpcbelt.drift.grid import Grid  # noqa: E402
+from hpcbelt.drift.solver import DriftDiffusionSolver  # noqa: E402
+from hpcbelt.particles import sampling, sequences  # noqa: E402
+from hpcbelt.particles.tracker import ParticleExperiment  # noqa: E402
+
+GRID = Grid(2.0, 8.0, 0.025, 288)          # the default grid of inputs/lejosne2023.toml
+
+
+def bench_tracker(args):
+    exp = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=args.particles,
+                             duration_s=args.hours * 3600.0, dt_max_s=args.dt_max)
+    base = exp.base_sequence()
+    w = sequences.permuted_sequence(exp.seed, 0, base)
+    L, phi, _ = sampling.sample(sequences.position_rng(exp.seed, 0), exp.regions, exp.per_permutation)
+    X, Y, seq = L * np.cos(phi), L * np.sin(phi), np.zeros(L.size, dtype=np.int64)
+    exp.integrate(X[:8], Y[:8], w, seq[:8])                       # compile outside the timing
+    t0 = time.perf_counter()
+    pos = exp.integrate(X, Y, w, seq)
+    wall = time.perf_counter() - t0
+    steps = int(exp.sched["nsub"].sum()) * L.size
+    print(f"tracker: {L.size} particles x {args.hours:g} h, RK4 dt_max = {args.dt_max:g} s "
+          f"({exp.sched['nsub'].sum()} steps each): {wall:.2f} s, {steps / wall:.3g} particle-steps/s on one core")
+    # integration error against dt_max / 10 on a subset
+    n = min(2000, L.size)
+    fine = ParticleExperiment(seed=2023, bin_grid=exp.bin_grid, per_permutation=n, duration_s=exp.duration_s,
+                              dt_max_s=args.dt_max / 10)
+    ref = fine.integrate(X[:n], Y[:n], w, seq[:n])
+    Lr = np.hypot(ref[..., 0], ref[..., 1])
+    inside = np.all(np.isfinite(Lr), axis=1) & (np.nanmax(Lr, axis=1) < GRID.L_max)
+    d = np.hypot(*(pos[:n] - ref)[inside].transpose(2, 0, 1))
+    print(f"tracker error vs dt_max/10 after {args.hours:g} h, {inside.sum()} particles that stay inside "
+          f"L < {GRID.L_max:g}: median {np.median(d[:, -1]):.2g} R_E, 99th percentile {np.percentile(d[:, -1], 99):.2g}, "
+          f"max over all times {d.max():.2g} R_E")
+
+
+def bench_pde(args):
+    s = DriftDiffusionSolver.from_physics(GRID, initial.injection(GRID), W_mV_per_m=0.5, update_s=200.0,
+                                          energy_keV=200.0, L_energy=3.0, dt_s=args.dt_pde)
+    s.step(1.0)                                                   # compile outside the timing
+    s = DriftDiffusionSolver.from_physics(GRID, initial.injection(GRID), W_mV_per_m=0.5, update_s=200.0,
+                                          energy_keV=200.0, L_energy=3.0, dt_s=args.dt_pde)
+    t0 = time.perf_counter()
+    r = s.run(24 * 3600.0, 300.0, probes=((3.45, 3.55, 21.75, 22.25),))
+    wall = time.perf_counter() - t0
+    b = r["budget"]
+    print(f"pde: 24 h on {GRID.n_L} x {GRID.n_mlt} cells, dt = {args.dt_pde:g} s, outputs every 5 min: {wall:.1f} s "
+          f"on one core ({s.iterations / (86400 / args.dt_pde):.0f} CG iterations per step); "
+          f"budget imbalance {b['imbalance']:.2g} of {b['initial']:.4f}, min F {r['F'].min():.2g}")
+
+
+def bench_particles(args):
+    from mpi4py import MPI
+
+    from hpcbelt.particles.tracker import ensemble_sums, run_permutations
+
+    comm = MPI.COMM_WORLD
+    exp = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=args.particles,
+                             duration_s=args.hours * 3600.0, dt_max_s=args.dt_max)
+    # compile on every rank outside the timing
+    exp_small = ParticleExperiment(seed=2023, bin_grid=exp.bin_grid, per_permutation=10, duration_s=3600.0)
+    run_permutations(comm, [0], exp_small)
+    comm.Barrier()
+    t0 = time.perf_counter()
+    local = run_permutations(comm, range(args.perms), exp)
+    n, sF, sP, _ = ensemble_sums(comm, local)
+    wall = time.perf_counter() - t0
+    if comm.rank == 0:
+        steps = int(exp.sched["nsub"].sum()) * args.particles * args.perms
+        print(f"particles: {args.perms} permutations x {args.particles} particles x {args.hours:g} h, positions every "
+              f"5 min, binned: {wall:.1f} s wall on {comm.size} ranks ({steps / wall / comm.size:.3g} "
+              f"particle-steps/s per rank, including binning)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("what", choices=("tracker", "pde", "particles", "all"))
+    ap.add_argument("--perms", type=int, default=200)
+    ap.add_argument("--particles", type=int, default=10000)
+    ap.add_argument("--hours", type=float, default=18.0)
+    ap.add_argument("--dt-max", type=float, default=100.0)
+    ap.add_argument("--dt-pde", type=float, default=120.0)
+    args = ap.parse_args()
+    if args.what in ("tracker", "all"):
+        bench_tracker(args)
+    if args.what in ("pde", "all"):
+        bench_pde(args)
+    if args.what == "particles":
+        bench_particles(args)
+    if args.what == "all":
+        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+                   OMPI_MCA_rmaps_base_oversubscribe="1")
+        cmd = [shutil.which("mpirun"), "-n", os.environ.get("NP", "2"), sys.executable, __file__, "particles",
+               "--perms", str(args.perms), "--particles", str(args.particles), "--hours", str(args.hours),
+               "--dt-max", str(args.dt_max)]
+        subprocess.run(cmd, check=True, env=env)
+
+
+if __name__ == "__main__":
+    main()
