@@ -109,8 +109,8 @@ def make_plan(run: PitchAngleRun, opts: Options) -> Plan:
         raise InputError("--bootstrap and --subsets: expected counts >= 0")
     if not 0.0 < opts.confidence < 1.0:
         raise InputError(f"--confidence {opts.confidence:g}: expected a level between 0 and 1")
-    if opts.memory_bytes < 2**16:
-        raise InputError(f"--memory-mb: expected at least 0.0625 MB, got {opts.memory_bytes / 2**20:g}")
+    if opts.memory_bytes < 1024:
+        raise InputError(f"--memory-mb: expected at least 1 KiB, got {opts.memory_bytes} bytes")
     edges = None
     if opts.bins is not None:
         lo, hi, n = opts.bins

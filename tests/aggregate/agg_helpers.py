@@ -1,0 +1,112 @@
+"""Synthetic run files in the pitch-angle driver's layout (hpcbelt/pitch_angle/driver.py), and
+access to the pitch-angle test helpers (real runs through the real command line)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from hpcbelt.pitch_angle import database
+
+ROOT = Path(__file__).resolve().parents[2]
+F_UNITS = "cm^-2 s^-1 sr^-1 keV^-1"
+
+
+def pa_helpers():
+    """tests/pitch_angle/helpers.py (make_study, hpcbelt, mpi_env), loaded by path."""
+    spec = importlib.util.spec_from_file_location("hpcbelt_tests_pa_helpers",
+                                                  ROOT / "tests" / "pitch_angle" / "helpers.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+DEFAULT_EXPERIMENTS = (
+    ("drand_2min", "random", 9, 120.0),
+    ("drand_6h", "random", 7, 21600.0),
+    ("mean_of_profiles", "mean_of_profiles", 1, None),
+    ("mean_inputs", "mean_inputs", 1, None),
+)
+
+
+def member_values(rng, n_members, time_s, alpha_deg, spread=0.5):
+    """Positive f that decays at a member-dependent rate, and a growing time integral of D."""
+    days = time_s / 86400.0
+    shape = 0.2 + np.sin(np.radians(alpha_deg)) ** 2
+    rate = 0.15 * rng.lognormal(0.0, spread, (n_members, 1, 1))
+    noise = rng.lognormal(0.0, 0.05, (n_members, days.size, alpha_deg.size))
+    f = 5e3 * np.exp(-rate * days[None, :, None] / shape[None, None, :]) * noise
+    f[:, 0, :] = 5e3
+    d = np.cumsum(rng.lognormal(-1.0, 1.0, (n_members, days.size, alpha_deg.size)), axis=1)
+    d[:, 0, :] = 0.0
+    return f, d * shape[None, None, :]
+
+
+def write_run(path, experiments=DEFAULT_EXPERIMENTS, n_time=25, n_alpha=31, days=30.0, seed=1,
+              done=None, status="complete", db_path=None, block=2000):
+    """Write a synthetic pitch-angle run file; ``done`` maps an experiment to its member_done flags
+    (unfinished members keep the NaN fill value, like a run that stopped).  Returns the arrays:
+    {name: (f, daa_integral, done_flags)} with NaN where unfinished."""
+    rng = np.random.default_rng(seed)
+    time_s = np.linspace(0.0, days * 86400.0, n_time)
+    alpha = np.linspace(0.0, 90.0, n_alpha)
+    done = done or {}
+    out = {}
+    cfg = {"experiment": [{"name": n, "mode": m, "members": k} for n, m, k, _ in experiments]}
+    with h5py.File(path, "w") as h5:
+        h5.attrs.update({"kind": "pitch_angle", "layout_version": 1, "status": status, "title": "synthetic",
+                         "f_units": F_UNITS, "hpcbelt_version": "test", "study_config_json": json.dumps(cfg)})
+        for name, data, unit in (("time_s", time_s, "s"), ("alpha_deg", alpha, "deg")):
+            d = h5.create_dataset(name, data=data)
+            d.attrs["units"] = unit
+            d.make_scale(name)
+        g = h5.create_group("grid")
+        g.attrs["loss_cone_deg"] = 8.62
+        dbg = h5.create_group("database")
+        dbg.attrs.update({"path": str(db_path or ""), "sha256": "", "n_profiles": 40})
+        dbg.create_dataset("daa_mean", data=2e-6 * (0.5 + np.sin(np.radians(alpha)) ** 2)).attrs["units"] = "1/s"
+        dbg.create_dataset("daa_of_mean_inputs", data=1e-6 * (0.5 + np.sin(np.radians(alpha)) ** 2)).attrs[
+            "units"] = "1/s"
+        for name, mode, members, switch in experiments:
+            e = h5.create_group(name)
+            e.attrs.update({"mode": mode, "members": members, "description": f"synthetic {name}",
+                            "switch_every_s": np.nan if switch is None else switch})
+            flags = np.asarray(done.get(name, np.ones(members, np.uint8)), np.uint8)
+            f = e.create_dataset("f", shape=(members, n_time, n_alpha), dtype="f8",
+                                 chunks=(1, n_time, n_alpha), fillvalue=np.nan)
+            di = e.create_dataset("daa_integral", shape=(members, n_time, n_alpha), dtype="f8",
+                                  chunks=(1, n_time, n_alpha), fillvalue=np.nan)
+            f.attrs["units"] = F_UNITS
+            di.attrs["units"] = "1"
+            e.create_dataset("member_done", data=flags)
+            keep_f, keep_d = [], []
+            small = members * n_time * n_alpha <= 2_000_000
+            for m0 in range(0, members, block):
+                m1 = min(members, m0 + block)
+                fv, dv = member_values(rng, m1 - m0, time_s, alpha)
+                fv[flags[m0:m1] == 0] = np.nan
+                dv[flags[m0:m1] == 0] = np.nan
+                f[m0:m1] = fv
+                di[m0:m1] = dv
+                if small:
+                    keep_f.append(fv)
+                    keep_d.append(dv)
+            out[name] = (np.concatenate(keep_f) if small else None, np.concatenate(keep_d) if small else None,
+                         flags)
+    return out
+
+
+def write_db(path, n_alpha=46):
+    pa = pa_helpers()
+    return pa.write_test_database(path, n_alpha=n_alpha)
+
+
+def np_stats(x):
+    """Reference statistics with numpy on the finished members (axis 0)."""
+    q = np.percentile(x, [0, 5, 25, 50, 75, 95, 100], axis=0)
+    return {"mean": x.mean(axis=0), "min": q[0], "p05": q[1], "p25": q[2], "median": q[3], "p75": q[4],
+            "p95": q[5], "max": q[6]}
