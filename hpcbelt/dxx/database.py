@@ -222,6 +222,8 @@ def write(path: str | Path, *, alpha_deg, daa, daa_of_mean_inputs, X, Y, B_eq_nT
     ]
     with h5py.File(path, "w", track_order=False) as fh:
         for name, data, units, desc in datasets:
+            if data is None:        # only imports without X, Y may lack D(<X>, <Y>)
+                continue
             ds = fh.create_dataset(name, data=np.asarray(data, dtype=np.float64),
                                    track_times=False)
             ds.attrs["units"] = units
