@@ -28,6 +28,8 @@ def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float =
         db = dbmod.load(path)
     except InputError as exc:
         return {"readable": False, "reason": str(exc)}
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:   # a damaged file: the figure does without
+        return {"readable": False, "reason": f"{path}: unreadable ({exc})"}
     daa = db.daa
     pos = daa[daa > 0]
     if pos.size == 0:

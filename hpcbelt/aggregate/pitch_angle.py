@@ -376,7 +376,7 @@ def fig3_data(run: PitchAngleRun, plan: Plan) -> dict:
         for role, (name, m) in plan.fig3.items():
             try:
                 arr = h5[f"{name}/f"][m, :n, :]
-            except (OSError, RuntimeError, ValueError) as exc:
+            except (OSError, RuntimeError, ValueError, KeyError) as exc:
                 raise InputError(f"{run.path}: cannot read {name}/f member {m}: {exc}") from None
             out[role] = {"experiment": name, "member": m, "f": arr}
     out["n_time"] = n

@@ -76,13 +76,25 @@ def _attr_str(obj, key, default=""):
     v = obj.attrs.get(key, default)
     if isinstance(v, bytes):
         v = v.decode("utf-8", "replace")
+    if isinstance(v, str):
+        _check_text(v, f"{obj.file.filename}: {obj.name} attribute '{key}'")
     return v
+
+
+def _check_text(v: str, what: str) -> None:
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not valid UTF-8 text: corrupted file") from None
 
 
 def run_kind(path: str | Path) -> str:
     """The ``kind`` root attribute of an hpcbelt run file (InputError for anything else)."""
     with open_h5(path) as h5:
-        kind = _attr_str(h5, "kind", None)
+        try:
+            kind = _attr_str(h5, "kind", None)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise InputError(f"{path}: cannot read the root attributes (corrupted?): {exc}") from None
     if kind is None:
         raise InputError(f"{path}: HDF5 file without a 'kind' attribute: not an hpcbelt run file")
     if kind == SUMMARY_KIND:
@@ -150,7 +162,7 @@ def inspect_pitch_angle(path: str | Path) -> PitchAngleRun:
     with open_h5(path) as h5:
         try:
             return _inspect(h5, where)
-        except (OSError, RuntimeError, ValueError) as exc:   # HDF5 errors while reading metadata
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:   # HDF5 errors while reading metadata
             raise InputError(f"{where}: cannot read the run file's metadata (truncated or corrupted?): "
                              f"{exc}") from None
 
@@ -168,6 +180,8 @@ def _need(h5, name, where, ndim=None):
 
 
 def _inspect(h5, where: str) -> PitchAngleRun:
+    for name in h5:
+        _check_text(name, f"{where}: object name {ascii(name)}")
     kind = _attr_str(h5, "kind", None)
     if kind != "pitch_angle":
         raise InputError(f"{where}: kind = {kind!r}, expected 'pitch_angle'")
@@ -185,7 +199,10 @@ def _inspect(h5, where: str) -> PitchAngleRun:
     for k in ROOT_ATTRS:
         if k in h5.attrs:
             v = h5.attrs[k]
-            root[k] = v.decode() if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+            if isinstance(v, str):
+                _check_text(v, f"{where}: root attribute '{k}'")
+            root[k] = v
 
     # experiment order: as in the study file, else alphabetical
     names = []
@@ -258,7 +275,7 @@ def read_slab(h5, dset: str, ex: ExperimentInfo, t0: int, t1: int, a0: int, a1: 
             n = m1 - m0
             d.read_direct(out, source_sel=np.s_[m0:m1, t0:t1, a0:a1], dest_sel=np.s_[row:row + n])
             row += n
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise InputError(f"{h5.filename}: cannot read {dset} (times {t0}..{t1 - 1}): {exc} "
                          f"(truncated or corrupted file?)") from None
     if not np.isfinite(out).all():
@@ -280,7 +297,7 @@ def read_member_column(h5, dset: str, ex: ExperimentInfo, m0_row: int, m1_row: i
             n = m1 - m0
             d.read_direct(out, source_sel=np.s_[m0:m1, :, ia], dest_sel=np.s_[row:row + n])
             row += n
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise InputError(f"{h5.filename}: cannot read {dset}: {exc} (truncated or corrupted file?)") from None
     if not np.isfinite(out).all():
         bad = np.flatnonzero(~np.isfinite(out).all(axis=1))[0]
