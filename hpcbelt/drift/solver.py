@@ -13,6 +13,11 @@ backward Euler (``implicit``, default, unconditionally stable and non-negative, 
 preconditioned CG) or by the paper's explicit scheme (``explicit``: forward Euler with as many
 sub-steps as the positivity limit needs).
 
+Measured on the default grid (dL = 0.025, 288 MLT cells, L = 2-8, dt = 120 s, 24 h of the
+paper's injection): implicit 35-45 s on one core (about 90 CG iterations per step), explicit
+25 s (74 sub-steps per step); the two agree at the paper's probe to 1.6e-3, and both agree
+with a run at half the cell sizes and half the step to 2.4e-3 (probe values up to 0.97).
+
 Budget: ``number()`` is ``sum F L^-2 dL dphi``; every step records what leaves through the
 inner and the outer edge, and the CG residual (the solve's departure from exact
 conservation).  ``budget()`` returns them.
