@@ -19,6 +19,10 @@ from ..errors import InputError
 from .stats import runs_of
 
 SUMMARY_KIND = "aggregate_summary"
+# Members per HDF5 read call.  One call over many chunks makes HDF5 (1.10) keep a selection per
+# chunk touched, about 7 kB each: 10,000 members in one call cost ~70 MB outside numpy.  Reading
+# at most this many members (one chunk each) per call bounds that overhead to a few MB.
+MEMBERS_PER_READ = 256
 PITCH_ANGLE_LAYOUTS = (1,)
 
 
@@ -60,7 +64,7 @@ def file_identity(path: str | Path, checksum: bool = True) -> dict:
     if checksum:
         h = hashlib.sha256()
         with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
+            for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         info["source_sha256"] = h.hexdigest()
     return info
@@ -261,6 +265,13 @@ def _inspect(h5, where: str) -> PitchAngleRun:
                          loss_cone_deg=lc, database=db)
 
 
+def _split(runs):
+    """Contiguous member runs cut into pieces of at most MEMBERS_PER_READ members."""
+    for m0, m1 in runs:
+        for a in range(m0, m1, MEMBERS_PER_READ):
+            yield a, min(m1, a + MEMBERS_PER_READ)
+
+
 def read_slab(h5, dset: str, ex: ExperimentInfo, t0: int, t1: int, a0: int, a1: int,
               out: np.ndarray) -> np.ndarray:
     """Read ``dset[finished members, t0:t1, a0:a1]`` into ``out`` (n_done, t1-t0, a1-a0).
@@ -271,7 +282,7 @@ def read_slab(h5, dset: str, ex: ExperimentInfo, t0: int, t1: int, a0: int, a1: 
     d = h5[dset]
     row = 0
     try:
-        for m0, m1 in ex.runs:
+        for m0, m1 in _split(ex.runs):
             n = m1 - m0
             d.read_direct(out, source_sel=np.s_[m0:m1, t0:t1, a0:a1], dest_sel=np.s_[row:row + n])
             row += n
@@ -293,7 +304,7 @@ def read_member_column(h5, dset: str, ex: ExperimentInfo, m0_row: int, m1_row: i
     idx = ex.done[m0_row:m1_row]
     row = 0
     try:
-        for m0, m1 in runs_of(idx):
+        for m0, m1 in _split(runs_of(idx)):
             n = m1 - m0
             d.read_direct(out, source_sel=np.s_[m0:m1, :, ia], dest_sel=np.s_[row:row + n])
             row += n

@@ -1,0 +1,78 @@
+"""Bounded memory: a 10,000-member run aggregates in a budget far below its size."""
+
+import subprocess
+import sys
+import tracemalloc
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcbelt.aggregate.driver import aggregate_file
+from hpcbelt.aggregate.pitch_angle import Options
+
+from .agg_helpers import ROOT, write_run
+
+MEMBERS, N_TIME, N_ALPHA = 10_000, 13, 19
+DATA_BYTES = 2 * MEMBERS * N_TIME * N_ALPHA * 8          # f and daa_integral of the ensemble: 39.5 MB
+BUDGET = 2 * 2**20
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    d = tmp_path_factory.mktemp("big")
+    exps = (("drand", "random", MEMBERS, 120.0), ("mean_of_profiles", "mean_of_profiles", 1, None))
+    write_run(d / "big.h5", experiments=exps, n_time=N_TIME, n_alpha=N_ALPHA, seed=7)
+    write_run(d / "small.h5", experiments=(("drand", "random", 10, 120.0),) + exps[1:], n_time=N_TIME,
+              n_alpha=N_ALPHA, seed=7)
+    return d
+
+
+def test_10000_members_within_budget(big):
+    from mpi4py import MPI
+
+    # import everything first: module code objects are Python allocations too
+    import hpcbelt.aggregate.database_fig  # noqa: F401
+    import hpcbelt.aggregate.figures  # noqa: F401
+    import hpcbelt.aggregate.report  # noqa: F401
+    import hpcbelt.aggregate.summary  # noqa: F401
+
+    opts = Options(memory_bytes=BUDGET, n_boot=100, n_sub=20)
+    tracemalloc.start()
+    try:
+        aggregate_file(big / "big.h5", output=big / "big_s.h5", opts=opts, comm=MPI.COMM_SELF, quiet=True)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # numpy allocations: the budget plus a little (outputs, 1 MiB checksum buffer), 1/15 of the data
+    assert peak < BUDGET + 1.0 * 2**20, peak
+    assert DATA_BYTES > 15 * peak
+    # and the statistics are still exact: spot-check two columns against numpy
+    with h5py.File(big / "big.h5") as run, h5py.File(big / "big_s.h5") as s:
+        for t, a in ((6, 3), (12, 18)):
+            col = run["drand/f"][:, t, a]
+            assert s["drand/f/median"][t, a] == np.median(col)
+            assert s["drand/f/p95"][t, a] == np.percentile(col, 95)
+            assert np.isclose(s["drand/daa_integral/mean"][t, a], run["drand/daa_integral"][:, t, a].mean(),
+                              rtol=1e-12)
+        assert s["drand/pdf/counts"][()].sum() == MEMBERS * N_TIME
+        assert s.attrs["memory_budget_bytes_per_rank"] == BUDGET
+
+
+def _max_rss_kb(run, out):
+    code = ("import resource, sys; from hpcbelt.cli import main; "
+            f"c = main(['aggregate', {str(run)!r}, '-o', {str(out)!r}, '--quiet', '--memory-mb', '2', "
+            "'--bootstrap', '50', '--subsets', '10', '--no-checksum']); "
+            "print(c, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    c, kb = r.stdout.split()[-2:]
+    assert c == "0"
+    return int(kb)
+
+
+def test_peak_rss_does_not_grow_with_members(big):
+    """Whole-process peak (HDF5's own buffers included): 10,000 members cost about what 10 do."""
+    small = _max_rss_kb(big / "small.h5", big / "small_s.h5")
+    large = _max_rss_kb(big / "big.h5", big / "big_s2.h5")
+    assert large - small < 12 * 1024, (small, large)     # < 12 MB more, for 39.5 MB of member data
