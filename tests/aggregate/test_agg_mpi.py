@@ -1,0 +1,83 @@
+"""In-process MPI tests (pytest-mpi, run under mpirun -n 2 and -n 3 with --with-mpi)."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcbelt.aggregate.driver import aggregate_file
+from hpcbelt.aggregate.pitch_angle import Options
+from hpcbelt.errors import InputError
+
+from .agg_helpers import write_db, write_run
+
+pytestmark = pytest.mark.mpi(min_size=2)
+
+
+@pytest.fixture
+def comm():
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD
+
+
+@pytest.fixture
+def shared_dir(comm):
+    path = tempfile.mkdtemp(prefix="hpcbelt-agg-mpi-") if comm.Get_rank() == 0 else None
+    path = Path(comm.bcast(path, root=0))
+    yield path
+    comm.Barrier()
+    if comm.Get_rank() == 0:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _numeric(path):
+    out = {}
+    with h5py.File(path) as h5:
+        h5.visititems(lambda n, o: out.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset)
+                      and o.dtype.kind in "fiu" else None)
+    return out
+
+
+@pytest.mark.parametrize("budget", [1 << 20, 3000])
+def test_parallel_summary_equals_serial(comm, shared_dir, budget):
+    """Blocks dealt over ranks give bit-identical numbers to one rank (budget 3000 B: alpha split)."""
+    from mpi4py import MPI
+
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        done = {"drand_2min": np.array([1, 0, 1, 1, 1, 1, 1, 0, 1], np.uint8)}
+        write_run(d / "run.h5", done=done, db_path=write_db(d / "db.h5"))
+    comm.Barrier()
+    opts = Options(memory_bytes=budget, n_boot=30, n_sub=10)
+    aggregate_file(d / "run.h5", output=d / "par.h5", figures_dir=d / "figs", opts=opts, comm=comm, quiet=True)
+    if comm.Get_rank() == 0:
+        aggregate_file(d / "run.h5", output=d / "ser.h5", opts=opts, comm=MPI.COMM_SELF, quiet=True)
+        a, b = _numeric(d / "par.h5"), _numeric(d / "ser.h5")
+        assert sorted(a) == sorted(b)
+        for k in a:
+            assert np.array_equal(a[k], b[k], equal_nan=True), k
+        with h5py.File(d / "par.h5") as h5:
+            assert h5.attrs["mpi_size"] == comm.Get_size()
+            assert h5["drand_2min"].attrs["members_used"] == 7
+        assert (d / "figs" / "fig4_median_daa_pdfs.png").exists()
+    comm.Barrier()
+
+
+def test_error_on_one_rank_reaches_every_rank(comm, shared_dir):
+    """A corrupted member read by whichever rank owns its block stops all ranks with one message."""
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        write_run(d / "run.h5", n_time=25)
+        with h5py.File(d / "run.h5", "r+") as h5:
+            h5["drand_6h/daa_integral"][4, 20, 7] = np.inf
+    comm.Barrier()
+    with pytest.raises(InputError, match="member 4 is marked finished"):
+        aggregate_file(d / "run.h5", output=d / "s.h5", opts=Options(memory_bytes=4096, n_boot=5, n_sub=2),
+                       comm=comm, quiet=True)
+    comm.Barrier()
+    assert not (d / "s.h5").exists()
+    assert not [p for p in d.iterdir() if ".tmp-" in p.name]
