@@ -187,3 +187,20 @@ def test_random_byte_corruption_never_crashes(capsys, tmp_path, good):
             assert err.startswith("hpcbelt: error: ") and "\n" not in err
         outcomes.append(code)
     assert 2 in outcomes   # some of the damage is in the metadata and must be reported
+
+
+def test_tools_entry_point_runs_the_same_command(tmp_path, good):
+    import subprocess
+    import sys
+
+    from .agg_helpers import ROOT
+
+    tool = ROOT / "tools" / "aggregate.py"
+    r = subprocess.run([sys.executable, str(tool), str(good), "-o", str(tmp_path / "s.h5"), "--bootstrap", "5",
+                        "--subsets", "2", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with h5py.File(tmp_path / "s.h5") as h5:
+        assert h5.attrs["kind"] == "aggregate_summary"
+    r = subprocess.run([sys.executable, str(tool), str(tmp_path / "missing.h5")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 2 and "file not found" in r.stderr

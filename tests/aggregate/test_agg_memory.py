@@ -51,7 +51,7 @@ def test_10000_members_within_budget(big):
     with h5py.File(big / "big.h5") as run, h5py.File(big / "big_s.h5") as s:
         for t, a in ((6, 3), (12, 18)):
             col = run["drand/f"][:, t, a]
-            assert s["drand/f/median"][t, a] == np.median(col)
+            assert s["drand/f/median"][t, a] == np.percentile(col, 50)
             assert s["drand/f/p95"][t, a] == np.percentile(col, 95)
             assert np.isclose(s["drand/daa_integral/mean"][t, a], run["drand/daa_integral"][:, t, a].mean(),
                               rtol=1e-12)
