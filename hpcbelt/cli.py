@@ -54,7 +54,14 @@ def cmd_run(args) -> int:
     def prepare():
         kind = _study_kind(study_path)
         module = importlib.import_module(STUDY_KINDS[kind] + ".study")
-        study = module.load_study(study_path, args.set)
+        if args.experiments:
+            if kind != "pitch_angle":
+                raise InputError(f"--experiments: only pitch_angle studies have experiments ({study_path} "
+                                 f"is {kind})")
+            only = [n.strip() for n in args.experiments.split(",") if n.strip()]
+            study = module.load_study(study_path, args.set, only)
+        else:
+            study = module.load_study(study_path, args.set)
         done = None
         if args.restart and out.exists():
             driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
@@ -87,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart", action="store_true",
                    help="continue the run in OUT.h5 (same study): keep finished members, compute "
                         "the rest; starts a new run if OUT.h5 does not exist")
+    p.add_argument("--experiments", metavar="NAME[,NAME...]",
+                   help="run only these experiments of the study (e.g. one per job-array task)")
     p.add_argument("--set", action="append", metavar="TABLE.KEY=VALUE",
                    help="override a study key (TOML value), e.g. --set time.method='\"explicit\"' "
                         "or --set time.method=explicit; repeatable; stored in the output")
@@ -96,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=sorted(STUDY_KINDS))
     p.set_defaults(func=cmd_keys)
 
-    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli"):
+    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli", "hpcbelt.slurm.cli"):
         try:
             mod = __import__(optional, fromlist=["register"])
         except ImportError:

@@ -56,6 +56,7 @@ _KIND_NAMES = {
     "bool": "true or false",
     "float_or_list": "a number or a list of numbers",
     "list_of_float": "a list of numbers",
+    "list_of_str": "a list of strings",
 }
 
 
@@ -82,6 +83,8 @@ def _coerce(value: Any, key: Key, where: str) -> Any:
             value = [float(v) for v in value]
         else:
             ok = False
+    elif kind == "list_of_str":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
     else:  # pragma: no cover - schema bug
         raise ValueError(f"unknown key kind {kind!r}")
     if not ok:

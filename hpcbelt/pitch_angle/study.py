@@ -144,15 +144,26 @@ class Study:
         return np.array([n_db + 1], np.int64), np.array([INDEX_MEAN_INPUTS], np.int32)
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
+def load_study(path: str | Path, overrides: list[str] | None = None,
+               only: list[str] | None = None) -> Study:
     """Read, validate and derive a pitch-angle study; every problem is an InputError.
 
-    ``overrides`` are ``table.key=value`` strings (``hpcbelt run --set``).
+    ``overrides`` are ``table.key=value`` strings (``hpcbelt run --set``); ``only`` keeps just
+    the named experiments (``hpcbelt run --experiments``, one job-array task per experiment).
+    Member streams depend on the experiment name, not its position, so a subset run gives
+    the same members as the full study.
     """
     path = Path(path)
     raw, text = read_toml(path)
     raw = apply_overrides(raw, overrides, str(path))
     doc = validate(raw, SCHEMA, str(path))
+    if only:
+        names = [ex["name"] for ex in doc["experiment"]]
+        unknown = [n for n in only if n not in names]
+        if unknown:
+            raise InputError(f"--experiments: {', '.join(unknown)} not in {path} "
+                             f"(experiments: {', '.join(names)})")
+        doc["experiment"] = [ex for ex in doc["experiment"] if ex["name"] in only]
     src = str(path)
     phys, tcfg = doc["physics"], doc["time"]
 

@@ -1,0 +1,1 @@
+"""Slurm job submission: render the templates in jobs/ and submit run -> aggregate chains."""

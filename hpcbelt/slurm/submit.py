@@ -1,0 +1,156 @@
+"""Render the Slurm templates in ``jobs/`` and submit a run -> aggregate chain.
+
+    hpcbelt submit STUDY.toml [STUDY ...] [-n NTASKS] [--time T] [--out-dir DIR]
+                   [--split-experiments] [--site jobs/site.toml] [--dry-run]
+
+One study becomes one resumable batch job (``run_study.sbatch``); several studies, or one
+study with ``--split-experiments``, become a job array (``array_studies.sbatch``, one study
+or experiment per task).  An aggregation job (``aggregate.sbatch``) follows with
+``--dependency=afterok`` unless ``--no-aggregate``.  Job ids are printed one per line as
+``run <id>`` and ``aggregate <id>``; ``--dry-run`` prints the rendered scripts and the sbatch
+commands instead of submitting.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Key, validate
+from ..errors import InputError
+
+REPO = Path(__file__).resolve().parents[2]
+JOBS_DIR = REPO / "jobs"
+
+SITE_SCHEMA = {
+    "sbatch": {
+        "partition": Key("str", "", doc="--partition (empty: cluster default)"),
+        "account": Key("str", "", doc="--account (empty: your default)"),
+        "qos": Key("str", "", doc="--qos (empty: default)"),
+        "extra": Key("list_of_str", [], doc="further sbatch options"),
+    },
+    "environment": {
+        "setup": Key("str", "", doc="shell lines run at the top of every job ({repo} = checkout)"),
+        "launcher": Key("str", "srun --mpi=pmix", doc="MPI launcher inside jobs"),
+    },
+}
+
+
+@dataclass
+class Site:
+    sbatch_options: list[str]
+    setup: str
+    launcher: str
+
+
+def load_site(path: Path) -> Site:
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"site file {path}: not found (see jobs/site.toml)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"site file {path}: not valid TOML ({exc})") from None
+    doc = validate(raw, SITE_SCHEMA, str(path))
+    opts = []
+    for key in ("partition", "account", "qos"):
+        if doc["sbatch"][key]:
+            opts.append(f"--{key}={doc['sbatch'][key]}")
+    opts.extend(doc["sbatch"]["extra"])
+    setup = doc["environment"]["setup"].replace("{repo}", str(REPO)).strip()
+    return Site(opts, setup, doc["environment"]["launcher"].strip())
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Fill ``@@KEY@@`` placeholders; an unfilled placeholder is a bug in the caller."""
+    text = (JOBS_DIR / template).read_text()
+    for k, v in values.items():
+        text = text.replace(f"@@{k}@@", v)
+    if "@@" in text.replace("@@@", ""):
+        left = text[text.index("@@"):].split("\n")[0]
+        raise RuntimeError(f"template {template}: unfilled placeholder in {left!r}")
+    return text
+
+
+def _sbatch(script: Path, options: list[str], dry_run: bool) -> str:
+    cmd = ["sbatch", "--parsable", *options, str(script)]
+    if dry_run:
+        print("$ " + shlex.join(cmd))
+        return "<id>"
+    if shutil.which("sbatch") is None:
+        raise InputError("sbatch not found: run on a Slurm login node (or tools/slurm_local.sh start)")
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise InputError(f"sbatch {script.name} failed: {r.stderr.strip()}")
+    return r.stdout.strip().split(";")[0]
+
+
+def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Site,
+           split_experiments: bool = False, aggregate: bool = True, dry_run: bool = False,
+           signal_s: int = 60, max_requeues: int = 20, agg_time: str = "1:00:00",
+           run_args: list[str] | None = None) -> dict[str, str]:
+    """Render and submit; returns {"run": id, "aggregate": id}."""
+    for s in studies:
+        if not s.is_file():
+            raise InputError(f"study {s}: file not found")
+    out_dir = out_dir.resolve()
+    scripts = out_dir / "slurm"
+    if not dry_run:
+        scripts.mkdir(parents=True, exist_ok=True)
+    run_args = list(run_args or [])
+
+    # one line per task: study, output file, extra options
+    lines: list[str] = []
+    if split_experiments:
+        if len(studies) != 1:
+            raise InputError("--split-experiments takes exactly one study")
+        raw = tomllib.loads(studies[0].read_text())
+        names = [e.get("name") for e in raw.get("experiment", [])]
+        if not names:
+            raise InputError(f"study {studies[0]}: no [[experiment]] tables to split")
+        for n in names:
+            out = out_dir / f"{studies[0].stem}_{n}.h5"
+            lines.append(shlex.join([str(studies[0].resolve()), str(out), "--experiments", n, *run_args]))
+    else:
+        for s in studies:
+            lines.append(shlex.join([str(s.resolve()), str(out_dir / f"{s.stem}.h5"), *run_args]))
+    name = studies[0].stem if len(studies) == 1 else "hpcbelt-array"
+    list_file = scripts / f"{name}.list"
+    common = {
+        "NTASKS": str(ntasks), "TIME": time, "SIGNAL_S": str(signal_s), "SETUP": site.setup,
+        "JOBS_DIR": shlex.quote(str(JOBS_DIR)), "LAUNCHER": site.launcher,
+        "MAX_REQUEUES": str(max_requeues), "LIST": shlex.quote(str(list_file)),
+    }
+    if len(lines) == 1 and not split_experiments:
+        study, out, *rest = shlex.split(lines[0])
+        text = render("run_study.sbatch", {**common, "NAME": f"hpcbelt-{name}",
+                                           "LOG": str(scripts / f"{name}-%j.log"),
+                                           "STUDY": shlex.quote(study), "OUT": shlex.quote(out),
+                                           "RUN_ARGS": shlex.join(rest)})
+        run_script = scripts / f"{name}.sbatch"
+    else:
+        text = render("array_studies.sbatch", {**common, "NAME": f"hpcbelt-{name}",
+                                               "ARRAY": f"0-{len(lines) - 1}",
+                                               "LOG": str(scripts / f"{name}-%A_%a.log")})
+        run_script = scripts / f"{name}-array.sbatch"
+    agg_text = render("aggregate.sbatch", {**common, "NAME": f"hpcbelt-agg-{name}", "NTASKS": "1",
+                                           "TIME": agg_time, "LOG": str(scripts / f"{name}-aggregate-%j.log")})
+    agg_script = scripts / f"{name}-aggregate.sbatch"
+
+    if dry_run:
+        print(f"# {list_file}\n" + "\n".join(lines) + "\n")
+        print(f"# {run_script}\n{text}")
+        if aggregate:
+            print(f"# {agg_script}\n{agg_text}")
+    else:
+        list_file.write_text("\n".join(lines) + "\n")
+        run_script.write_text(text)
+        agg_script.write_text(agg_text)
+    ids = {"run": _sbatch(run_script, site.sbatch_options, dry_run)}
+    if aggregate:
+        ids["aggregate"] = _sbatch(agg_script, [*site.sbatch_options, f"--dependency=afterok:{ids['run']}"],
+                                   dry_run)
+    return ids

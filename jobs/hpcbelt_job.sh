@@ -1,0 +1,36 @@
+# Shared by the job templates (sourced, not run): start or resume an hpcbelt run so that it
+# survives time limits.
+#
+# hpcbelt_resumable_run LAUNCHER STUDY OUT [more hpcbelt run options]
+#   Runs `LAUNCHER hpcbelt run STUDY -o OUT --restart ...` in the background and forwards the
+#   signal Slurm sends before the time limit (--signal=B:USR1@N goes to this batch shell only)
+#   to it. The run then finishes the members in hand, leaves OUT consistent and exits 75;
+#   this function then requeues the job (up to HPCBELT_MAX_REQUEUES times), and the requeued
+#   job resumes from OUT. Returns the run's exit code otherwise.
+
+hpcbelt_resumable_run() {
+    local launcher=$1 study=$2 out=$3
+    shift 3
+    echo "hpcbelt job ${SLURM_JOB_ID:-?} (restart ${SLURM_RESTART_COUNT:-0}) on $(hostname): $study -> $out"
+    # word splitting of $launcher is intended: "srun --mpi=pmix" is a command and its options
+    $launcher hpcbelt run "$study" -o "$out" --restart --quiet "$@" &
+    local pid=$! rc
+    trap "echo 'hpcbelt job: time limit near, asking the run to checkpoint'; kill -USR1 $pid 2>/dev/null || true" USR1 TERM
+    set +e
+    wait "$pid"; rc=$?
+    # wait returns early when a trapped signal arrives: wait again for the run's own status
+    while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
+    set -e
+    trap - USR1 TERM
+    if [ "$rc" -eq 75 ]; then
+        if [ "${SLURM_RESTART_COUNT:-0}" -lt "${HPCBELT_MAX_REQUEUES:-20}" ]; then
+            local id=${SLURM_JOB_ID}
+            [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && id="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
+            echo "hpcbelt job: checkpoint written; requeueing $id to resume"
+            scontrol requeue "$id"
+            sleep 300   # the requeue ends this job; never reached in practice
+        fi
+        echo "hpcbelt job: interrupted and requeue limit reached; resume by resubmitting" >&2
+    fi
+    return "$rc"
+}
