@@ -187,7 +187,7 @@ def plot_fig4(h5):
     ax.set_xlabel("time [day]")
     ax.set_ylabel(f"median f({a_deg:g} deg) [{_f_units(h5)}]")
     ax.set_title(f"(a) median f at {a_deg:g} deg", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper right")
     ax = axes[1]
     for name in ens + _constants(h5):
         y = h5[f"{name}/daa_integral/mean"][:, ia]
@@ -196,24 +196,27 @@ def plot_fig4(h5):
     ax.set_xlabel("time [day]")
     ax.set_ylabel(f"mean integral of D_aa dt at {a_deg:g} deg [1]")
     ax.set_title("(b) mean time-integrated D_aa", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left")
     edges = h5["pdf_bin_edges_log10f"][()]
     letters = "cdefghijklmnop"
     for i, name in enumerate(ens):
         ax = axes[2 + i]
         dens = h5[f"{name}/pdf/density"][()]
-        ax.pcolormesh(_centres_to_edges(t), 10.0 ** edges, np.ma.masked_equal(dens.T, 0.0), cmap="magma_r",
-                      shading="flat")
+        # on a linear axis of log10 f: a QuadMesh on a log axis is transformed cell by cell (slow)
+        mesh = ax.pcolormesh(_centres_to_edges(t), edges, np.ma.masked_equal(dens.T, 0.0), cmap="magma_r",
+                             shading="flat")
+        fig.colorbar(mesh, ax=ax, pad=0.01).set_label("PDF [1/decade]")
         med = h5[f"{name}/f/median"][:, ia]
-        ax.plot(t, med, color="cyan", lw=1.2, label="median")
-        ax.set_yscale("log")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_med = np.log10(med)
+        ax.plot(t, log_med, color="cyan", lw=1.2, label="median")
         ax.set_xlabel("time [day]")
-        ax.set_ylabel(f"f({a_deg:g} deg) [{_f_units(h5)}]")
+        ax.set_ylabel(f"log10 f({a_deg:g} deg) [log10({_f_units(h5)})]")
         n = int(h5[name].attrs["members_used"])
         ax.set_title(f"({letters[i]}) column-normalised PDF, {name}, {n} members", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
         data[f"pdf/{name}"] = dens
-        data[f"pdf_median/{name}"] = med
+        data[f"pdf_log10_median/{name}"] = log_med
     for ax in axes[n_panels:]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -245,7 +248,7 @@ def plot_figS1(h5):
         ax.set_xlabel("pitch angle [deg]")
         ax.set_ylabel(f"f [{_f_units(h5)}]")
         ax.set_title(f"day {days[d]:g} (output at {times[d]:.3g} d): median, 5-95 %", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
     if days.size == 0:
         axes[0].set_title("no snapshot day within the run")
     fig.tight_layout()
@@ -274,7 +277,7 @@ def plot_convergence(h5):
         ax.set_xlabel("time [day]")
         ax.set_ylabel(f"f({a_deg:g} deg) [{_f_units(h5)}]")
         ax.set_title(f"{name}: median of {int(h5[name].attrs['members_used'])} members", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
         data[f"{name}/median"], data[f"{name}/ci_low"], data[f"{name}/ci_high"] = med, lo, hi
         ax = axes[i, 1]
         cg = h5[f"{name}/convergence"]
@@ -295,7 +298,7 @@ def plot_convergence(h5):
         ax.set_ylabel(f"median f({a_deg:g} deg) / median of all members")
         ax.set_title(f"median against ensemble size (band: {100 * cg.attrs['confidence']:g} % of "
                      f"random n-subsets)", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper right")
     if not ens:
         axes[0, 0].set_title("no random ensemble in this run")
     fig.tight_layout()

@@ -69,7 +69,8 @@ def test_fig4_lines_and_pdfs(case):
         ref = ref / (col.shape[0] * np.diff(edges))
         mesh = [c for c in ax.collections if isinstance(c, QuadMesh)][0]
         np.testing.assert_allclose(np.ma.filled(mesh.get_array(), 0.0).reshape(ref.T.shape), ref.T, rtol=1e-13)
-        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), _med(data, n)[:, ia])
+        np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), np.log10(_med(data, n)[:, ia]))
+        np.testing.assert_array_equal(np.asarray(mesh.get_coordinates())[:, 0, 1], edges)
         assert f"{col.shape[0]} members" in ax.get_title()
 
 
