@@ -41,6 +41,14 @@ def _study_kind(path: Path) -> str:
 
 
 def cmd_run(args) -> int:
+    from .parallel import StopRequests
+
+    # catch stop signals before anything slow (imports, MPI start-up, propagators)
+    with StopRequests():
+        return _run(args)
+
+
+def _run(args) -> int:
     import importlib
 
     from . import output

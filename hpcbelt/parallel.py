@@ -193,36 +193,52 @@ class StopRequests:
     srun forward both to every rank.  The handler only records the signal; :meth:`agreed` is a
     collective OR over ranks, called once per round of work items, so every rank stops after
     the same round and nobody is left waiting in a collective.  A second SIGINT kills at once.
+
+    Instances share one process-wide record: the command line installs the handlers as soon as
+    it starts (a signal during start-up must not kill the run), and a driver's own
+    ``with StopRequests()`` nests inside without losing what was already received.
     """
 
     SIGNALS = ("SIGTERM", "SIGUSR1", "SIGINT")
+    _received: str | None = None
+    _depth = 0
+    _old: dict = {}
 
-    def __init__(self):
-        self.received: str | None = None
-        self._old = {}
+    @property
+    def received(self) -> str | None:
+        return StopRequests._received
 
     def __enter__(self):
         import signal
 
-        for name in self.SIGNALS:
-            sig = getattr(signal, name)
-            try:
-                self._old[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread
-                pass
+        cls = StopRequests
+        if cls._depth == 0:
+            cls._received = None
+            for name in self.SIGNALS:
+                sig = getattr(signal, name)
+                try:
+                    cls._old[sig] = signal.signal(sig, cls._handle)
+                except ValueError:  # not the main thread
+                    pass
+        cls._depth += 1
         return self
 
     def __exit__(self, *exc):
         import signal
 
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
+        cls = StopRequests
+        cls._depth -= 1
+        if cls._depth == 0:
+            for sig, old in cls._old.items():
+                signal.signal(sig, old)
+            cls._old = {}
         return False
 
-    def _handle(self, signum, frame):
+    @staticmethod
+    def _handle(signum, frame):
         import signal
 
-        self.received = signal.Signals(signum).name
+        StopRequests._received = StopRequests._received or signal.Signals(signum).name
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 

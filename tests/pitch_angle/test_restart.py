@@ -15,8 +15,8 @@ from .test_run import assert_same_results
 
 
 def slow_study(tmp_path):
-    # explicit steps make members last ~0.3 s each, so a signal lands mid-run
-    return make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=8, dt=0.5)
+    # explicit steps make members last ~0.6 s each, so a signal lands mid-run
+    return make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=12, dt=0.25)
 
 
 def start(study, out, ranks=None):
@@ -106,7 +106,7 @@ def test_kill_9_of_a_rank_keeps_finished_members(tmp_path, reference):
 def test_restart_refuses_other_study_version_or_file(tmp_path, reference):
     study, ref = reference
     other = tmp_path / "other"
-    other_study = make_study(other, method="explicit", dalpha=1.0, days=30.0, members=8, dt=0.5,
+    other_study = make_study(other, method="explicit", dalpha=1.0, days=30.0, members=12, dt=0.25,
                              **{"seed = 11": "seed = 12"})
     r = hpcbelt("run", other_study, "-o", ref, "--restart")
     assert r.returncode == 2 and "different study" in r.stderr and "seed" in r.stderr, r.stderr
