@@ -47,10 +47,11 @@ def member_values(rng, n_members, time_s, alpha_deg, spread=0.5):
 
 
 def write_run(path, experiments=DEFAULT_EXPERIMENTS, n_time=25, n_alpha=31, days=30.0, seed=1,
-              done=None, status="complete", db_path=None, block=2000):
+              done=None, status="complete", db_path=None, block=2000, layout="chunked"):
     """Write a synthetic pitch-angle run file; ``done`` maps an experiment to its member_done flags
-    (unfinished members keep the NaN fill value, like a run that stopped).  Returns the arrays:
-    {name: (f, daa_integral, done_flags)} with NaN where unfinished."""
+    (unfinished members keep the NaN fill value, like a run that stopped).  ``layout``: "chunked"
+    (one member per chunk) or "contiguous" (allocated early, as restartable runs write them).
+    Returns the arrays: {name: (f, daa_integral, done_flags)} with NaN where unfinished."""
     rng = np.random.default_rng(seed)
     time_s = np.linspace(0.0, days * 86400.0, n_time)
     alpha = np.linspace(0.0, 90.0, n_alpha)
@@ -76,10 +77,10 @@ def write_run(path, experiments=DEFAULT_EXPERIMENTS, n_time=25, n_alpha=31, days
             e.attrs.update({"mode": mode, "members": members, "description": f"synthetic {name}",
                             "switch_every_s": np.nan if switch is None else switch})
             flags = np.asarray(done.get(name, np.ones(members, np.uint8)), np.uint8)
-            f = e.create_dataset("f", shape=(members, n_time, n_alpha), dtype="f8",
-                                 chunks=(1, n_time, n_alpha), fillvalue=np.nan)
-            di = e.create_dataset("daa_integral", shape=(members, n_time, n_alpha), dtype="f8",
-                                  chunks=(1, n_time, n_alpha), fillvalue=np.nan)
+            kw = {"chunks": (1, n_time, n_alpha)} if layout == "chunked" else {"chunks": None}
+            f = e.create_dataset("f", shape=(members, n_time, n_alpha), dtype="f8", fillvalue=np.nan, **kw)
+            di = e.create_dataset("daa_integral", shape=(members, n_time, n_alpha), dtype="f8", fillvalue=np.nan,
+                                  **kw)
             f.attrs["units"] = F_UNITS
             di.attrs["units"] = "1"
             e.create_dataset("member_done", data=flags)

@@ -18,13 +18,14 @@ DATA_BYTES = 2 * MEMBERS * N_TIME * N_ALPHA * 8          # f and daa_integral of
 BUDGET = 2 * 2**20
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory):
+@pytest.fixture(scope="module", params=["chunked", "contiguous"])
+def big(tmp_path_factory, request):
+    """The same 10,000-member run in both storage layouts the pitch-angle driver has used."""
     d = tmp_path_factory.mktemp("big")
     exps = (("drand", "random", MEMBERS, 120.0), ("mean_of_profiles", "mean_of_profiles", 1, None))
-    write_run(d / "big.h5", experiments=exps, n_time=N_TIME, n_alpha=N_ALPHA, seed=7)
+    write_run(d / "big.h5", experiments=exps, n_time=N_TIME, n_alpha=N_ALPHA, seed=7, layout=request.param)
     write_run(d / "small.h5", experiments=(("drand", "random", 10, 120.0),) + exps[1:], n_time=N_TIME,
-              n_alpha=N_ALPHA, seed=7)
+              n_alpha=N_ALPHA, seed=7, layout=request.param)
     return d
 
 

@@ -26,13 +26,14 @@ def _agg(comm, run, out, **kw):
     return aggregate_file(run, output=out, opts=opts, comm=comm, quiet=True)
 
 
-@pytest.fixture(scope="module")
-def unfinished(tmp_path_factory, comm):
-    """A run whose random ensembles have unfinished members (NaN, member_done = 0)."""
+@pytest.fixture(scope="module", params=["chunked", "contiguous"])
+def unfinished(tmp_path_factory, comm, request):
+    """A run whose random ensembles have unfinished members (NaN, member_done = 0), in both layouts."""
     d = tmp_path_factory.mktemp("synth")
     done = {"drand_2min": np.array([1, 1, 0, 1, 1, 1, 0, 1, 1], np.uint8),
             "drand_6h": np.array([0, 1, 1, 1, 1, 1, 1], np.uint8)}
-    data = write_run(d / "run.h5", done=done, status="running", db_path=write_db(d / "db.h5"))
+    data = write_run(d / "run.h5", done=done, status="running", db_path=write_db(d / "db.h5"),
+                     layout=request.param)
     _agg(comm, d / "run.h5", d / "sum.h5", memory_bytes=1 << 20)
     return d, data
 
