@@ -8,6 +8,18 @@
 #   this function then requeues the job (up to HPCBELT_MAX_REQUEUES times), and the requeued
 #   job resumes from OUT. Returns the run's exit code otherwise.
 
+# Slurm may deliver the warning signal at any moment, even before the run has started: record
+# it from the moment this file is sourced (templates source it first) and pass it on later.
+HPCBELT_STOP=""
+HPCBELT_PID=""
+_hpcbelt_on_signal() {
+    HPCBELT_STOP=$1
+    echo "hpcbelt job: SIG$1 received (time limit near): asking the run to checkpoint"
+    [ -n "$HPCBELT_PID" ] && kill -USR1 "$HPCBELT_PID" 2>/dev/null || true
+}
+trap '_hpcbelt_on_signal USR1' USR1
+trap '_hpcbelt_on_signal TERM' TERM
+
 hpcbelt_resumable_run() {
     local launcher=$1 study=$2 out=$3
     shift 3
@@ -15,13 +27,15 @@ hpcbelt_resumable_run() {
     # word splitting of $launcher is intended: "srun --mpi=pmix" is a command and its options
     $launcher hpcbelt run "$study" -o "$out" --restart --quiet "$@" &
     local pid=$! rc
-    trap "echo 'hpcbelt job: time limit near, asking the run to checkpoint'; kill -USR1 $pid 2>/dev/null || true" USR1 TERM
+    HPCBELT_PID=$pid
+    # a signal that came while starting: forward it now (the run checkpoints at once)
+    [ -n "$HPCBELT_STOP" ] && kill -USR1 "$pid" 2>/dev/null || true
     set +e
     wait "$pid"; rc=$?
     # wait returns early when a trapped signal arrives: wait again for the run's own status
     while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
     set -e
-    trap - USR1 TERM
+    HPCBELT_PID=""
     if [ "$rc" -eq 75 ]; then
         if [ "${SLURM_RESTART_COUNT:-0}" -lt "${HPCBELT_MAX_REQUEUES:-20}" ]; then
             local id=${SLURM_JOB_ID}
