@@ -21,9 +21,19 @@ fi
 
 need_apt=()
 command -v mpicc >/dev/null 2>&1 || need_apt+=(openmpi-bin libopenmpi-dev libhdf5-openmpi-dev pkg-config)
+# a parallel HDF5 for h5py: the site's (HDF5_DIR) or Debian's OpenMPI build
+if [ -z "${HDF5_DIR:-}" ] && command -v apt-get >/dev/null 2>&1 \
+   && ! dpkg -s libhdf5-openmpi-dev >/dev/null 2>&1; then
+    need_apt+=(libhdf5-openmpi-dev pkg-config)
+fi
 command -v "$PY" >/dev/null 2>&1 || need_apt+=(python3 python3-venv python3-dev)
 command -v gcc >/dev/null 2>&1 || need_apt+=(build-essential)
-"$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+if command -v "$PY" >/dev/null 2>&1; then
+    "$PY" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
+    # mpi4py and h5py compile against the Python headers
+    "$PY" -c "import os, sysconfig, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')) else 1)" \
+        || need_apt+=(python3-dev)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
         echo "setup: missing ${need_apt[*]}; install them (or module load MPI/HDF5) and rerun" >&2
@@ -31,7 +41,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     fi
     echo "setup: apt-get install ${need_apt[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # shellcheck disable=SC2046  # de-duplicated package list
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        $(printf '%s\n' "${need_apt[@]}" | sort -u) >/dev/null
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -62,6 +74,6 @@ if ! "$VENV/bin/python" -c "import h5py, sys; sys.exit(0 if h5py.get_config().mp
         echo "setup: h5py was built without MPI; runs will funnel writes through rank 0" >&2; }
 fi
 
-$PIP install -q --no-deps --no-build-isolation -e .
+PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
 touch "$STAMP"
 echo "setup: done ($("$VENV/bin/python" -c 'import h5py, mpi4py, numba; print("h5py", h5py.__version__, "mpi", h5py.get_config().mpi, "| mpi4py", mpi4py.__version__, "| numba", numba.__version__)'))"
