@@ -74,6 +74,8 @@ if ! "$VENV/bin/python" -c "import h5py, sys; sys.exit(0 if h5py.get_config().mp
         echo "setup: h5py was built without MPI; runs will funnel writes through rank 0" >&2; }
 fi
 
-PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1 | grep -v "^WARNING: Location" || true
+if ! log=$(PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1); then
+    echo "$log" >&2; echo "setup: installing hpcbelt failed" >&2; exit 1
+fi
 touch "$STAMP"
 echo "setup: done ($("$VENV/bin/python" -c 'import h5py, mpi4py, numba; print("h5py", h5py.__version__, "mpi", h5py.get_config().mpi, "| mpi4py", mpi4py.__version__, "| numba", numba.__version__)'))"
