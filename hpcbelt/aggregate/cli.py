@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..errors import InputError
 
-HELP = "summarise a run file: ensemble statistics, PDFs, figures and a Markdown report"
+HELP = ("summarise a run file (pitch-angle or drift-diffusion): ensemble statistics, PDFs, figures "
+        "and a Markdown report")
 
 
 def _floats(text: str, flag: str, n: int | None = None) -> tuple:
@@ -51,6 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("--fig3-member", type=int, help="member shown in Fig 3 (default: first finished)")
     p.add_argument("--fig3-days", type=float, default=5.0, help="time span of Fig 3 [day] (default 5)")
     p.add_argument("--floor", type=float, default=100.0, help="floor on f in Fig 3 (default 100, as the paper)")
+    p.add_argument("--hours", help="drift-diffusion runs: hours of the (L, MLT) maps, comma-separated "
+                   "(default 3,10 where the run reaches)")
     p.add_argument("--no-checksum", action="store_true",
                    help="do not compute the run file's sha256 (size and mtime are still recorded)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output that is not a summary")
@@ -83,13 +86,20 @@ def options_from_args(args):
                    fig3_days=args.fig3_days, floor_f=args.floor, checksum=not args.no_checksum)
 
 
+def drift_options_from_args(args):
+    from .drift import DriftOptions
+
+    hours = _floats(args.hours, "--hours") if args.hours else None
+    return DriftOptions(hours=hours, memory_bytes=int(args.memory_mb * 2**20), checksum=not args.no_checksum)
+
+
 def cmd_aggregate(args) -> int:
     from ..parallel import abort_on_exception, root_decides, world
     from .driver import aggregate_file
 
     comm = world()
     abort_on_exception(comm)
-    opts = root_decides(comm, lambda: options_from_args(args))
+    opts, dopts = root_decides(comm, lambda: (options_from_args(args), drift_options_from_args(args)))
     aggregate_file(args.run, output=args.output, figures_dir=args.figures, report=args.report, opts=opts,
-                   comm=comm, quiet=args.quiet, overwrite=args.overwrite)
+                   comm=comm, quiet=args.quiet, overwrite=args.overwrite, drift_opts=dopts)
     return 0

@@ -109,3 +109,53 @@ def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: flo
         for name, p in figures.items():
             lines.append(f"- `{p}`")
     return "\n".join(lines) + "\n"
+
+
+def drift_report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
+    import h5py
+
+    with h5py.File(summary_path, "r") as h5:
+        a = h5.attrs
+        lines = [f"# Aggregation of `{a['source_path']}` (drift-diffusion)", ""]
+        lines.append(f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
+                     f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}")
+        ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
+        lines.append(f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}")
+        took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
+        lines.append(f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
+                     f"{a['created']}; summary `{Path(summary_path).name}`")
+        lines.append(f"- PDE finished: {'yes' if a['pde_done'] else '**no** (PDE parts left out)'}; particle "
+                     f"permutations finished: {a['permutations_finished']} / {a['permutations_total']}")
+        if not a["all_finished"]:
+            lines.append("- **unfinished run**: only finished parts are aggregated")
+        names = [n.decode() if isinstance(n, bytes) else n for n in h5["probe/name"][()]]
+        th = h5["time_h"][()]
+        lines += ["", "## F at the probes", "", "| probe | time [h] | PDE | particles mean +- s.e. |", "|---|---|---|---|"]
+        for i, n in enumerate(names):
+            for hr in (1.0, 3.0, 6.0, 10.0, 15.0, 18.0):
+                if hr > th[-1] + 1e-9:
+                    continue
+                k = int(np.argmin(np.abs(th - hr)))
+                pde = _g(h5["pde/probe_F"][i, k]) if "pde" in h5 else "n/a"
+                part = "n/a"
+                if "particles" in h5:
+                    pt = h5["particles/time_s"][()] / 3600.0
+                    j = int(np.argmin(np.abs(pt - hr)))
+                    if abs(pt[j] - hr) < 1e-6:
+                        part = (f"{_g(h5['particles/probe_F_mean'][i, j])} +- "
+                                f"{_g(h5['particles/probe_F_sem'][i, j])}")
+                lines.append(f"| {n} | {th[k]:g} | {pde} | {part} |")
+        if "comparison" in h5:
+            rel = h5["comparison/relative_l2_difference"][()]
+            lines += ["", "## MLT average of the PDE against radial diffusion", "",
+                      "| time [h] | relative L2 difference | max abs difference |", "|---|---|---|"]
+            for hr in (1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 24.0):
+                if hr > th[-1] + 1e-9:
+                    continue
+                k = int(np.argmin(np.abs(th - hr)))
+                lines.append(f"| {th[k]:g} | {_g(rel[k])} | {_g(h5['comparison/max_abs_difference'][k])} |")
+    if figures:
+        lines += ["", "## Figures", ""]
+        for name, p in figures.items():
+            lines.append(f"- `{p}`")
+    return "\n".join(lines) + "\n"

@@ -111,3 +111,48 @@ def np_stats(x):
     q = np.percentile(x, [0, 5, 25, 50, 75, 95, 100], axis=0)
     return {"mean": x.mean(axis=0), "min": q[0], "p05": q[1], "p25": q[2], "median": q[3], "p75": q[4],
             "p95": q[5], "max": q[6]}
+
+
+def write_drift_run(path, n_perm=6, n_time=9, n_L=12, n_mlt=8, n_ptime=5, coarsen=(2, 2), seed=3,
+                    perm_done=None, pde_done=True, status="complete", radial=True, particles=True):
+    """A synthetic drift-diffusion run in the layout of hpcbelt/drift/driver.py (layout_version 2).
+    Returns the arrays written: pde_F, pde_probe_F, radial_F, part_F, part_probe_F, number, perm_done."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 8 * 3600.0, n_time)
+    L_edges = np.linspace(2.0, 8.0, n_L + 1)
+    L = 0.5 * (L_edges[1:] + L_edges[:-1])
+    mlt = (np.arange(n_mlt) + 0.5) * 24.0 / n_mlt
+    meas = (1 / L_edges[:-1] - 1 / L_edges[1:]) * 2 * np.pi / n_mlt
+    F = rng.uniform(0, 1, (n_time, n_L, n_mlt))
+    rF = F.mean(axis=2) + rng.normal(0, 0.01, (n_time, n_L))
+    probe_F = rng.uniform(0, 1, (1, n_time))
+    pt = np.linspace(0.0, 6 * 3600.0, n_ptime)
+    pL, pm = L[:: coarsen[0]], mlt[:: coarsen[1]]
+    pF = rng.uniform(0, 1, (n_perm, n_ptime, pL.size, pm.size)).astype(np.float32)
+    pprobe = rng.uniform(0, 1, (n_perm, 1, n_ptime))
+    num = rng.uniform(1, 2, (n_perm, n_ptime))
+    done = np.ones(n_perm, np.uint8) if perm_done is None else np.asarray(perm_done, np.uint8)
+    for arr in (pF, pprobe, num):
+        arr[done == 0] = np.nan
+    if not pde_done:
+        F[n_time // 2:] = np.nan
+    with h5py.File(path, "w") as h5:
+        h5.attrs.update({"kind": "drift_diffusion", "layout_version": 2, "status": status, "title": "synthetic drift",
+                         "hpcbelt_version": "test", "study_config_json": "{}"})
+        h5.create_dataset("time_s", data=t).attrs["units"] = "s"
+        pr = h5.create_group("probe")
+        pr["name"] = np.array([b"L3.5_22MLT"], dtype="S64")
+        for k, v in (("L_lo", 3.45), ("L_hi", 3.55), ("mlt_lo_h", 21.75), ("mlt_hi_h", 22.25)):
+            pr[k] = np.array([v])
+        g = h5.create_group("pde")
+        g["L_grid"], g["mlt_h"], g["L_edges"], g["cell_measure"] = L, mlt, L_edges, meas
+        g["F"], g["probe_F"] = F, probe_F
+        g["done"] = np.uint8(1 if pde_done else 0)
+        if radial:
+            h5.create_group("radial")["F"] = rF
+        if particles:
+            p = h5.create_group("particles")
+            p["time_s"], p["L_grid"], p["mlt_h"] = pt, pL, pm
+            p["F"], p["probe_F"], p["number_in_grid"], p["perm_done"] = pF, pprobe, num, done
+    return {"pde_F": F, "pde_probe_F": probe_F, "radial_F": rF, "part_F": pF, "part_probe_F": pprobe,
+            "number": num, "perm_done": done, "time_s": t, "p_time_s": pt, "cell_measure": meas}

@@ -95,11 +95,19 @@ def test_no_finished_member(capsys, tmp_path):
     _fails(capsys, tmp_path, [p], "no finished member")
 
 
-def test_drift_run_not_supported_yet(capsys, tmp_path):
+def test_incomplete_drift_file(capsys, tmp_path):
     p = tmp_path / "drift.h5"
     with h5py.File(p, "w") as h5:
         h5.attrs["kind"] = "drift_diffusion"
-    _fails(capsys, tmp_path, [p], "drift-diffusion", "cannot be aggregated yet")
+        h5.attrs["layout_version"] = 2
+    _fails(capsys, tmp_path, [p], "dataset 'time_s' missing", "drift-diffusion")
+
+
+def test_unknown_kind(capsys, tmp_path):
+    p = tmp_path / "other.h5"
+    with h5py.File(p, "w") as h5:
+        h5.attrs["kind"] = "radial_only"
+    _fails(capsys, tmp_path, [p], "kind = 'radial_only'")
 
 
 @pytest.mark.parametrize("args,phrase", [
