@@ -8,11 +8,12 @@ What is computed (all from the run file; layout in hpcbelt/drift/driver.py):
   solution, with the difference per time (Sec. 3.1: once phase-mixed, the MLT average obeys
   the radial equation).
 
-Streaming: the PDE's F is read in blocks of output times, the particles' F in blocks of
-(permutations x times); each block's mean and sum of squared deviations are merged in block
-order (Chan et al.), so memory is bounded by the budget whatever the number of permutations and
-every rank count gives the same numbers.  Blocks are dealt round-robin over ranks and merged on
-rank 0.
+Streaming: the PDE's F is read in blocks of output times; the particles' F in blocks of
+(times x L rows) holding *every* finished permutation, so each column's mean and standard error
+come from one numpy reduction over the permutations, exactly as with one rank.  Blocks are sized
+by the memory budget only (down to one (time, L) row of all permutations), dealt round-robin
+over ranks, and their disjoint results are gathered on rank 0, which therefore holds no more
+than the summary itself whatever the number of permutations.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class DriftPlan:
     snap_idx: list                          # PDE time index per hour
     p_snap_idx: list                        # particle time index per hour (-1: beyond the particles)
     pde_blocks: list = field(default_factory=list)      # (t0, t1)
-    part_blocks: list = field(default_factory=list)     # (t0, t1, r0, r1): rows r of the finished perms
+    part_blocks: list = field(default_factory=list)     # (t0, t1, l0, l1) of the particle grid, all perms
 
 
 def make_drift_plan(run: DriftRun, opts: DriftOptions) -> DriftPlan:
@@ -166,15 +167,18 @@ def make_drift_plan(run: DriftRun, opts: DriftOptions) -> DriftPlan:
         plan.pde_blocks = [(t0, min(run.time_s.size, t0 + nt)) for t0 in range(0, run.time_s.size, nt)]
     p = run.particles
     if p is not None and p["done"].size:
-        cells = p["L_grid"].size * p["mlt_h"].size
-        per_value = 4 + 8 + 8                                 # f4 read, f8 copy, deviations
-        n_t = p["time_s"].size
-        nt = int(max(1, min(n_t, half // (per_value * cells))))
-        npm = int(max(1, half // (per_value * cells * nt)))
-        n_done = p["done"].size
+        n_done, n_t, nL, nm = p["done"].size, p["time_s"].size, p["L_grid"].size, p["mlt_h"].size
+        per_value = 4 + 8 + 8 + 8                             # f4 read, f8 copy, deviations, squares
+        row = n_done * nm * per_value                         # one (time, L) row of all permutations
+        if row * nL <= half:
+            nl = nL
+            nt = int(max(1, min(n_t, half // (row * nL))))
+        else:
+            nl = int(max(1, half // row))
+            nt = 1
         for t0 in range(0, n_t, nt):
-            for r0 in range(0, n_done, npm):
-                plan.part_blocks.append((t0, min(n_t, t0 + nt), r0, min(n_done, r0 + npm)))
+            for l0 in range(0, nL, nl):
+                plan.part_blocks.append((t0, min(n_t, t0 + nt), l0, min(nL, l0 + nl)))
     if not run.pde_done and (p is None or not p["done"].size):
         raise InputError(f"{run.path}: neither the PDE (pde/done = 0) nor any particle permutation "
                          f"(perm_done all 0) is finished: nothing to aggregate")
@@ -186,27 +190,14 @@ def _finite(arr, what, path):
         raise InputError(f"{path}: {what} is marked finished but holds non-finite values: corrupted run file")
 
 
-def _moments(x: np.ndarray):
-    """(n, mean, M2) over axis 0 in float64."""
+def mean_sem(x: np.ndarray):
+    """Mean and standard error of the mean over axis 0, in float64 (NaN error for one sample)."""
     x = np.asarray(x, np.float64)
+    n = x.shape[0]
     m = x.mean(axis=0)
-    return x.shape[0], m, ((x - m) ** 2).sum(axis=0)
-
-
-def merge(a, b):
-    """Chan et al. merge of (n, mean, M2) triples; deterministic for a fixed order of blocks."""
-    na, ma, qa = a
-    nb, mb, qb = b
-    n = na + nb
-    d = mb - ma
-    return n, ma + d * (nb / n), qa + qb + d * d * (na * nb / n)
-
-
-def sem(n, M2):
-    """Standard error of the mean from (n, M2): sqrt(M2 / (n - 1) / n); NaN for n < 2."""
     if n < 2:
-        return np.full_like(M2, np.nan)
-    return np.sqrt(M2 / (n - 1) / n)
+        return m, np.full_like(m, np.nan)
+    return m, np.sqrt(((x - m) ** 2).sum(axis=0) / (n - 1) / n)
 
 
 def _pde_block(h5, run: DriftRun, plan: DriftPlan, block):
@@ -224,33 +215,37 @@ def _pde_block(h5, run: DriftRun, plan: DriftPlan, block):
 
 
 def _part_block(h5, run: DriftRun, plan: DriftPlan, block):
-    t0, t1, r0, r1 = block
+    from .runfile import _split
+
+    t0, t1, l0, l1 = block
     p = run.particles
-    idx = p["done"][r0:r1]
-    nL, nm = p["L_grid"].size, p["mlt_h"].size
-    F = np.empty((r1 - r0, t1 - t0, nL, nm), np.float32)
-    probe = np.empty((r1 - r0, len(run.probes), t1 - t0))
-    num = np.empty((r1 - r0, t1 - t0))
+    idx = p["done"]
+    F = np.empty((idx.size, t1 - t0, l1 - l0, p["mlt_h"].size), np.float32)
+    first = l0 == 0                     # the block that also carries the per-time series
+    probe = np.empty((idx.size, len(run.probes), t1 - t0)) if first else None
+    num = np.empty((idx.size, t1 - t0)) if first else None
     row = 0
     try:
-        for m0, m1 in runs_of(idx):
+        for m0, m1 in _split(runs_of(idx)):
             n = m1 - m0
-            h5["particles/F"].read_direct(F, source_sel=np.s_[m0:m1, t0:t1], dest_sel=np.s_[row:row + n])
-            h5["particles/probe_F"].read_direct(probe, source_sel=np.s_[m0:m1, :, t0:t1],
-                                                dest_sel=np.s_[row:row + n])
-            h5["particles/number_in_grid"].read_direct(num, source_sel=np.s_[m0:m1, t0:t1],
-                                                       dest_sel=np.s_[row:row + n])
+            h5["particles/F"].read_direct(F, source_sel=np.s_[m0:m1, t0:t1, l0:l1], dest_sel=np.s_[row:row + n])
+            if first:
+                h5["particles/probe_F"].read_direct(probe, source_sel=np.s_[m0:m1, :, t0:t1],
+                                                    dest_sel=np.s_[row:row + n])
+                h5["particles/number_in_grid"].read_direct(num, source_sel=np.s_[m0:m1, t0:t1],
+                                                           dest_sel=np.s_[row:row + n])
             row += n
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
         raise InputError(f"{run.path}: cannot read particles/* (times {t0}..{t1 - 1}): {exc} (truncated or "
                          f"corrupted file?)") from None
     for arr, what in ((F, "particles/F"), (probe, "particles/probe_F"), (num, "particles/number_in_grid")):
-        if not np.isfinite(arr).all():
+        if arr is not None and not np.isfinite(arr).all():
             bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))[0]
             raise InputError(f"{run.path}: {what}: permutation {int(idx[bad])} is marked finished (perm_done = 1) "
                              f"but holds non-finite values: corrupted run file")
-    out = {"block": block, "F": _moments(F), "mlt_mean": _moments(F.astype(np.float64).mean(axis=3)),
-           "probe": _moments(probe), "number": _moments(num)}
+    out = {"block": block, "F": mean_sem(F), "mlt_mean": mean_sem(F.astype(np.float64).mean(axis=3))}
+    if first:
+        out["probe"], out["number"] = mean_sem(probe), mean_sem(num)
     return out
 
 
@@ -296,30 +291,19 @@ def aggregate_drift(run: DriftRun, plan: DriftPlan, comm) -> dict | None:
                 out["radial"] = rf
     p = run.particles
     if p is not None and p["done"].size:
-        acc = {}
-        for _, kind, r in parts:              # merged in block order: time blocks, then permutation blocks
+        n_t, nL, nm = p["time_s"].size, p["L_grid"].size, p["mlt_h"].size
+        shapes = {"F": (n_t, nL, nm), "mlt_mean": (n_t, nL), "probe": (len(run.probes), n_t), "number": (n_t,)}
+        res = {k: (np.full(sh, np.nan), np.full(sh, np.nan)) for k, sh in shapes.items()}
+        for _, kind, r in parts:
             if kind != "part":
                 continue
-            t0, t1, r0, _ = r["block"]
-            for key in ("F", "mlt_mean", "probe", "number"):
-                prev = acc.get((key, t0))
-                acc[(key, t0)] = r[key] if prev is None else merge(prev, r[key])
-        n_t = p["time_s"].size
-        res = {}
-        shapes = {"F": (n_t, p["L_grid"].size, p["mlt_h"].size), "mlt_mean": (n_t, p["L_grid"].size),
-                  "probe": (len(run.probes), n_t), "number": (n_t,)}
-        for key, shape in shapes.items():
-            mean = np.full(shape, np.nan)
-            err = np.full(shape, np.nan)
-            for (k2, t0), (n, m, q) in acc.items():
-                if k2 != key:
-                    continue
-                t1 = t0 + (m.shape[-1] if key == "probe" else m.shape[0])
-                if key == "probe":
-                    mean[:, t0:t1], err[:, t0:t1] = m, sem(n, q)
-                else:
-                    mean[t0:t1], err[t0:t1] = m, sem(n, q)
-            res[key] = (mean, err)
+            t0, t1, l0, l1 = r["block"]
+            for i in range(2):
+                res["F"][i][t0:t1, l0:l1] = r["F"][i]
+                res["mlt_mean"][i][t0:t1, l0:l1] = r["mlt_mean"][i]
+                if "probe" in r:
+                    res["probe"][i][:, t0:t1] = r["probe"][i]
+                    res["number"][i][t0:t1] = r["number"][i]
         res["n"] = int(p["done"].size)
         out["particles"] = res
     return out
@@ -358,9 +342,10 @@ def write_drift_summary(path, run: DriftRun, plan: DriftPlan, results: dict, mpi
                 a[f"source_{k}"] = run.root[k]
         a["options_json"] = options_json
         a["memory_budget_bytes_per_rank"] = int(plan.opts.memory_bytes)
-        a["memory_bound"] = ("per rank: PDE blocks of whole output times and particle blocks of "
-                             "(permutations x times) each <= memory_budget/2 with working copies; running "
-                             "mean and squared deviations of the summary's size on rank 0")
+        a["memory_bound"] = ("per rank: PDE blocks of whole output times, and particle blocks of all finished "
+                             "permutations x (times x L rows), each <= memory_budget/2 with its working copies "
+                             "(never less than one (time, L) row of all permutations); rank 0 also holds the "
+                             "summary arrays")
         a["pde_done"] = bool(run.pde_done)
         n_used = results.get("particles", {}).get("n", 0)
         a["permutations_finished"] = int(n_used)

@@ -77,3 +77,32 @@ def test_peak_rss_does_not_grow_with_members(big):
     small = _max_rss_kb(big / "small.h5", big / "small_s.h5")
     large = _max_rss_kb(big / "big.h5", big / "big_s2.h5")
     assert large - small < 12 * 1024, (small, large)     # < 12 MB more, for 39.5 MB of member data
+
+
+def test_drift_many_permutations_within_budget(tmp_path):
+    """3,000 permutations (29 MB of particle F): numpy peak stays near the 2 MiB budget."""
+    from mpi4py import MPI
+
+    from hpcbelt.aggregate.drift import DriftOptions
+
+    from .agg_helpers import write_drift_run
+
+    data = write_drift_run(tmp_path / "drift.h5", n_perm=3000, n_ptime=10, n_L=40, n_mlt=24, n_time=6)
+    pbytes = data["part_F"].nbytes
+    del data
+    import hpcbelt.aggregate.figures_drift  # noqa: F401
+    import hpcbelt.aggregate.report  # noqa: F401
+
+    tracemalloc.start()
+    try:
+        aggregate_file(tmp_path / "drift.h5", output=tmp_path / "s.h5", comm=MPI.COMM_SELF, quiet=True,
+                       drift_opts=DriftOptions(hours=(3.0,), memory_bytes=BUDGET))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < BUDGET + 1.0 * 2**20, peak
+    assert pbytes > 10 * peak
+    with h5py.File(tmp_path / "drift.h5") as run, h5py.File(tmp_path / "s.h5") as s:
+        col = run["particles/F"][:, 4, 7, 3].astype(float)
+        assert np.isclose(s["particles/F_mean"][4, 7, 3], col.mean(), rtol=1e-12)
+        assert np.isclose(s["particles/F_sem"][4, 7, 3], col.std(ddof=1) / np.sqrt(col.size), rtol=1e-9)

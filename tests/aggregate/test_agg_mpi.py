@@ -81,3 +81,25 @@ def test_error_on_one_rank_reaches_every_rank(comm, shared_dir):
     comm.Barrier()
     assert not (d / "s.h5").exists()
     assert not [p for p in d.iterdir() if ".tmp-" in p.name]
+
+
+def test_drift_parallel_summary_equals_serial(comm, shared_dir):
+    from mpi4py import MPI
+
+    from hpcbelt.aggregate.drift import DriftOptions
+
+    from .agg_helpers import write_drift_run
+
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        write_drift_run(d / "drift.h5", n_perm=9, perm_done=[1, 1, 1, 0, 1, 1, 1, 1, 1])
+    comm.Barrier()
+    dopts = DriftOptions(hours=(3.0,), memory_bytes=2048)
+    aggregate_file(d / "drift.h5", output=d / "par.h5", drift_opts=dopts, comm=comm, quiet=True)
+    if comm.Get_rank() == 0:
+        aggregate_file(d / "drift.h5", output=d / "ser.h5", drift_opts=dopts, comm=MPI.COMM_SELF, quiet=True)
+        a, b = _numeric(d / "par.h5"), _numeric(d / "ser.h5")
+        assert sorted(a) == sorted(b)
+        for k in a:
+            assert np.array_equal(a[k], b[k], equal_nan=True), k
+    comm.Barrier()
