@@ -124,7 +124,9 @@ def make_plan(run: PitchAngleRun, opts: Options) -> Plan:
                 ratio_ia=ratio_ia, edges=edges)
     slab_budget = opts.memory_bytes // 2
     for ex in run.experiments:
-        plan.blocks[ex.name] = stats.plan_blocks(ex.n_done, run.n_time, run.n_alpha, slab_budget)
+        # an experiment without finished members (e.g. not selected in a --experiments run) has no blocks
+        plan.blocks[ex.name] = (stats.plan_blocks(ex.n_done, run.n_time, run.n_alpha, slab_budget)
+                                if ex.n_done else [])
         if opts.ensemble_sizes is None:
             sizes = stats.default_ensemble_sizes(ex.n_done)
         else:

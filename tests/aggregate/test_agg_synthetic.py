@@ -178,3 +178,20 @@ def _read(path):
                 out[n] = o[()]
         h5.visititems(visit)
     return out
+
+
+def test_experiments_without_finished_members_are_listed_not_aggregated(comm, tmp_path):
+    """Like a run of a subset of the experiments: the others keep member_done = 0 everywhere."""
+    from .agg_helpers import write_run
+
+    done = {"drand_6h": np.zeros(7, np.uint8), "mean_inputs": np.zeros(1, np.uint8)}
+    data = write_run(tmp_path / "run.h5", n_time=9, n_alpha=10, done=done)
+    _agg(comm, tmp_path / "run.h5", tmp_path / "s.h5")
+    with h5py.File(tmp_path / "s.h5") as h5:
+        assert h5["drand_6h"].attrs["members_used"] == 0 and "f" not in h5["drand_6h"]
+        assert "constant_runs" not in h5["ratios"]
+        assert [n.decode() if isinstance(n, bytes) else n for n in h5["ratios/experiments"][()]] == [
+            "drand_2min", "mean_of_profiles"]
+        np.testing.assert_array_equal(h5["drand_2min/f/median"][()], np.percentile(data["drand_2min"][0], 50, axis=0))
+    text = (tmp_path / "s.md").read_text()
+    assert "| drand_6h | random | 6 h | 0 / 7 |" in text and "| drand_6h | no finished member |" in text
