@@ -8,11 +8,17 @@ Modules:
   runfile       open and check run files, read slabs of finished members (errors -> InputError)
   stats         the statistics on in-memory blocks (pure numpy: percentiles, PDFs, bootstrap)
   pitch_angle   the streaming, MPI-divided aggregation of a pitch-angle run
+  drift         the same for a drift-diffusion run (PDE, radial solver, test particles)
   database_fig  the distribution of the database profiles (Fig 1)
-  summary       the summary file layout and writer
-  figures       plots drawn from a summary only
-  report        the Markdown report
-  driver, cli   the command
+  summary       the summary file layout and writer (pitch angle; drift writes its own)
+  figures       plots drawn from a pitch-angle summary only; figures_drift for drift runs
+  report        the Markdown reports
+  driver, cli   the command (cli is imported by 'hpcbelt' at start-up, so it imports nothing heavy)
 """
 
-from .driver import aggregate_file  # noqa: F401
+
+def aggregate_file(*args, **kwargs):
+    """:func:`hpcbelt.aggregate.driver.aggregate_file` (imported on first use)."""
+    from .driver import aggregate_file as run
+
+    return run(*args, **kwargs)

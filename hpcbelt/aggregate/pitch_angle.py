@@ -139,22 +139,23 @@ def make_plan(run: PitchAngleRun, opts: Options) -> Plan:
 
     # Fig 3: one member of a random experiment (the slowest switching, like the paper's 6 h) and
     # the two constant runs.
-    randoms = [ex for ex in run.experiments if ex.mode == "random" and ex.n_done]
     if opts.fig3_experiment is not None:
-        ex = run.experiment(opts.fig3_experiment)
-        if not ex.n_done:
-            raise InputError(f"--fig3-experiment {ex.name}: no finished member")
-        randoms = [ex]
-    if randoms:
-        ex = max(randoms, key=lambda e: (np.nan_to_num(e.switch_every_s, nan=-1.0)))
-        if opts.fig3_experiment is not None:
-            ex = randoms[0]
-        m = int(ex.done[0])
+        shown = run.experiment(opts.fig3_experiment)
+        if not shown.n_done:
+            raise InputError(f"--fig3-experiment {shown.name}: no finished member")
+    else:
+        randoms = [ex for ex in run.experiments if ex.mode == "random" and ex.n_done]
+        shown = max(randoms, key=lambda e: np.nan_to_num(e.switch_every_s, nan=-1.0)) if randoms else None
+    if shown is not None:
+        m = int(shown.done[0])
         if opts.fig3_member is not None:
-            if opts.fig3_member not in set(ex.done.tolist()):
-                raise InputError(f"--fig3-member {opts.fig3_member}: not a finished member of {ex.name}")
+            if opts.fig3_member not in set(shown.done.tolist()):
+                raise InputError(f"--fig3-member {opts.fig3_member}: not a finished member of {shown.name}")
             m = int(opts.fig3_member)
-        plan.fig3["random"] = (ex.name, m)
+        plan.fig3["random"] = (shown.name, m)
+    elif opts.fig3_member is not None:
+        raise InputError(f"--fig3-member {opts.fig3_member}: the run has no random experiment with a finished "
+                         f"member")
     for mode in ("mean_of_profiles", "mean_inputs"):
         for ex in run.experiments:
             if ex.mode == mode and ex.n_done:
