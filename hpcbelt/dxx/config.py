@@ -64,9 +64,12 @@ SCHEMA = {
     "wave": {
         "model": Key("str", "field_aligned", "", "wave-normal model", choices=WAVE_MODELS),
         "direction_power_fraction": Key(
-            "float", 1.0, "",
-            "fraction of the observed power B_w^2 given to each propagation direction: 1.0 is "
-            "the Summers (2005) convention (reproduces the dxx.md table); 0.5 splits it equally",
+            "float", 0.5, "",
+            "fraction of the observed power B_w^2 given to each propagation direction: 0.5 "
+            "splits the measured total equally between k parallel and antiparallel to B, the "
+            "normalisation of Glauert & Horne (2005) eq. 15 used by PADIE (default); 1.0 puts "
+            "the whole observed power in each direction (Summers 2005 applied per direction, "
+            "the convention of the dxx.md field-aligned table)",
             check=_fraction),
     },
     "spectrum": {
@@ -130,7 +133,7 @@ class DxxConfig:
     alpha_step_deg: float = 1.0
     n_lat: int = 128
     wave_model: str = "field_aligned"
-    direction_power_fraction: float = 1.0
+    direction_power_fraction: float = 0.5
     spectrum: WaveSpectrum = field(default_factory=WaveSpectrum)
     oblique: ObliqueSettings = field(default_factory=ObliqueSettings)
     table_method: str = "auto"

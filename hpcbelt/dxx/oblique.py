@@ -18,12 +18,24 @@ with R = (B_w / B)^2, shape and rho as in :mod:`.spectrum`, Phi_n^2 of G&H05 eq.
 
 n = -1 is the normal cyclotron resonance, n = 0 the Landau resonance.
 
-Normalisation.  The constant is fixed so that a wave-normal distribution narrowed to psi -> 0
-reproduces Summers (2005) eq. 33 exactly (Phi_{-1}^2 -> 1/2 there); with G&H05's eq. 15 taken
-literally (1 / (2 pi^2) and q^2 / (4 pi)) the same limit is half of Summers' value.  The two
-conventions differ only in how the observed power is shared between the two propagation
-directions, which ``direction_power_fraction`` sets explicitly (1: Summers' convention, the
-default; 0.5: the literal G&H05 normalisation).  tests/dxx/test_oblique.py checks the limit.
+Normalisation.  The constant is written so that, per unit power in the resonant direction, a
+wave-normal distribution narrowed to psi -> 0 reproduces Summers (2005) eq. 33 exactly
+(Phi_{-1}^2 -> 1/2 there); each direction's term is then multiplied by the fraction of the
+observed power B_w^2 it carries (``direction_power_fraction``, w_fwd = w_bwd = w).
+
+Which fraction is right.  G&H05 eq. 15 normalises |B_k|^2 with 1 / (2 pi^2) times an integral
+over X = tan(psi) >= 0 only (one hemisphere of k space), and the resonance sum takes both
+signs of k_par (PIRAN, RB-ENVIRONMENT/PIRAN, implements it that way: roots with k_par > 0 and
+< 0 at the same X, one normalisation).  Writing the power as
+B_w^2 = integral d^3k / (2 pi)^3 |B_k|^2 / V over the whole k sphere, with a distribution
+symmetric in k_par, gives exactly 1 / (4 pi^2) x 2 x (hemisphere integral) = eq. 15: the
+observed total B_w^2 is shared equally, half travelling each way.  Taking eqs. 11 and 15
+literally therefore gives half of Summers' value in the narrow limit, i.e. w = 0.5, which is
+what a PADIE database computed from measured (total) intensities contains.  Summers (2005)
+applies the whole B_w^2 to the resonant direction (w = 1; the LANL Lgm_SummersDiffCoeff code
+adds both directions with full power each).  Since the instruments measure the total power
+of bidirectional plasmaspheric hiss, w = 0.5 is the consistent choice and the default;
+tests/dxx/test_oblique.py checks the narrow limit for both.
 
 Cold electron-proton plasma (Stix parameters, electrons Omega = -Omega_e, protons
 +eps Omega_e, omega_pp^2 = eps omega_pe^2), whistler branch: n^2 = (B - sgn(D) F) / (2A)

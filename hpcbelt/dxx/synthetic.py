@@ -12,10 +12,24 @@ stated there):
 * optionally an AR(1) time series in log space with a 10 min - 1 h correlation time, sampled
   at a fixed cadence (``time_series = "ar1"``); the default draws are independent.
 
+Optional second ("storm-depleted") population, ``storm_fraction`` > 0: each observation
+belongs to it with that probability and then draws n_e and S from its own log-normals
+(``storm_n_e_median_m3``, ``storm_n_e_sigma_log10``, ``storm_S_median_nT2_Hz``,
+``storm_S_sigma_log10``) with its own correlation ``storm_corr_log_n_log_S``; the other
+observations use the keys above.  Membership is drawn independently for every observation
+(also with ``time_series = "ar1"``, whose AR(1) acts on the normals only).  This is the structure Watt et al. (2021, Sec. 2.2, Fig. 2)
+show for November 2012 at L* = 3: n_e 1.5-2e9 m^-3 before a moderate storm, depressed to
+0.5-1.5e9 m^-3 after it for the rest of the month while the hiss intensity rose, opposite to
+the quiet-time statistics of Malaspina et al. (2018).  Within each population the quiet-time
+relation may hold while the pooled correlation is negative.  The default database's choice
+and its justification are in inputs/hiss_L3_0.5MeV.toml and the file's provenance.
+
 Random numbers: one ``numpy.random.Generator(PCG64(seed))``; for each draw i the normals are
-taken in the fixed order (z_B, z_n, z_S), so the same seed gives the same pairs on any machine
-with the same numpy bit generator, whatever the number of MPI ranks (the generator runs once,
-on every rank identically).
+taken in the fixed order (z_B, z_n, z_S); with ``storm_fraction`` > 0 one uniform per draw
+follows (after all normals) to choose the population.  The same seed therefore gives the same
+pairs on any machine with the same numpy bit generator, whatever the number of MPI ranks (the
+generator runs once, on every rank identically), and ``storm_fraction = 0`` reproduces the
+single-population draws exactly.
 """
 
 from __future__ import annotations
@@ -44,6 +58,22 @@ SCHEMA = {
     "S_sigma_log10": Key("float", 0.6, "", "standard deviation of log10 S", check=non_negative),
     "corr_log_n_log_S": Key("float", 0.3, "", "correlation of log n_e and log S",
                             check=lambda v: None if -1 < v < 1 else "expected -1 < value < 1"),
+    "storm_fraction": Key("float", 0.0, "", "probability that an observation belongs to the "
+                          "storm-depleted population (0: one population)",
+                          check=lambda v: None if 0 <= v <= 1 else "expected 0 <= value <= 1"),
+    "storm_n_e_median_m3": Key("float", 0.87e9, "m^-3", "storm population: median n_e",
+                               check=positive),
+    "storm_n_e_sigma_log10": Key("float", 0.12, "", "storm population: std of log10 n_e",
+                                 check=non_negative),
+    "storm_S_median_nT2_Hz": Key("float", 1e-6, "nT^2/Hz", "storm population: median S",
+                                 check=positive),
+    "storm_S_sigma_log10": Key("float", 0.5, "", "storm population: std of log10 S",
+                               check=non_negative),
+    "storm_corr_log_n_log_S": Key("float", 0.0, "", "storm population: correlation of log n_e "
+                                  "and log S", check=lambda v: None if -1 < v < 1
+                                  else "expected -1 < value < 1"),
+    "justification": Key("str", "", "", "free text: why these distributions (stored in the "
+                         "database provenance with the other settings)"),
     "time_series": Key("str", "iid", "", "iid: independent draws; ar1: AR(1) in log space",
                        choices=("iid", "ar1")),
     "correlation_time_min": Key("float", 30.0, "min", "AR(1) correlation time",
@@ -65,6 +95,13 @@ class SyntheticSettings:
     S_median_nT2_Hz: float = 5e-7
     S_sigma_log10: float = 0.6
     corr_log_n_log_S: float = 0.3
+    storm_fraction: float = 0.0
+    storm_n_e_median_m3: float = 0.87e9
+    storm_n_e_sigma_log10: float = 0.12
+    storm_S_median_nT2_Hz: float = 1e-6
+    storm_S_sigma_log10: float = 0.5
+    storm_corr_log_n_log_S: float = 0.0
+    justification: str = ""
     time_series: str = "iid"
     correlation_time_min: float = 30.0
     cadence_min: float = 2.0
@@ -98,12 +135,21 @@ def generate(s: SyntheticSettings) -> Observations:
         c = math.sqrt(1.0 - phi * phi)
         for i in range(1, s.n_profiles):
             z[i] = phi * z[i - 1] + c * z[i]
-    r = s.corr_log_n_log_S
     zb = z[:, 0]
     zn = z[:, 1]
-    zs = r * z[:, 1] + math.sqrt(1.0 - r * r) * z[:, 2]   # corr(zn, zs) = r
     B = s.B_eq_median_nT * (1.0 + s.B_eq_rel_sigma * zb)
-    n = s.n_e_median_m3 * 10.0 ** (s.n_e_sigma_log10 * zn)
-    S = s.S_median_nT2_Hz * 10.0 ** (s.S_sigma_log10 * zs)
+
+    def draw(r, n_med, n_sig, s_med, s_sig):
+        zs = r * z[:, 1] + math.sqrt(1.0 - r * r) * z[:, 2]   # corr(zn, zs) = r
+        return n_med * 10.0 ** (n_sig * zn), s_med * 10.0 ** (s_sig * zs)
+
+    n, S = draw(s.corr_log_n_log_S, s.n_e_median_m3, s.n_e_sigma_log10, s.S_median_nT2_Hz,
+                s.S_sigma_log10)
+    if s.storm_fraction > 0.0:
+        storm = rng.random(s.n_profiles) < s.storm_fraction
+        n2, S2 = draw(s.storm_corr_log_n_log_S, s.storm_n_e_median_m3,
+                      s.storm_n_e_sigma_log10, s.storm_S_median_nT2_Hz, s.storm_S_sigma_log10)
+        n = np.where(storm, n2, n)
+        S = np.where(storm, S2, S)
     X = np.array([X_from_density(float(ni), float(bi)) for ni, bi in zip(n, B)])
     return Observations(X=X, Y=S, B_eq_nT=B, n_e_m3=n)

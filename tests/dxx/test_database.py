@@ -145,3 +145,63 @@ def test_mpi_rank_count_does_not_change_the_file(tmp_path):
         subprocess.run(cmd, cwd=d, check=True, env=env, timeout=300)
         digests.append(database.content_digest(d / "db.h5"))
     assert digests[0] == digests[1] == digests[2]
+
+
+def test_storm_population_mixture_statistics():
+    """storm_fraction = 0 reproduces the single-population draws exactly; with a storm
+    population each part has its own medians, spreads and correlation, and the pooled
+    correlation turns negative when the storm part pairs low density with strong waves."""
+    base = SyntheticSettings(n_profiles=40000, seed=5)
+    a = generate(base)
+    b = generate(dataclasses.replace(base, storm_n_e_median_m3=1e8))   # fraction still 0
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.Y, b.Y)
+    s = dataclasses.replace(base, n_e_median_m3=1.73e9, n_e_sigma_log10=0.05,
+                            S_median_nT2_Hz=2.5e-7, S_sigma_log10=0.5, corr_log_n_log_S=0.3,
+                            storm_fraction=0.5, storm_n_e_median_m3=0.87e9,
+                            storm_n_e_sigma_log10=0.12, storm_S_median_nT2_Hz=1e-6,
+                            storm_S_sigma_log10=0.5, storm_corr_log_n_log_S=0.0)
+    o = generate(s)
+    ln, ls = np.log10(o.n_e_m3), np.log10(o.Y)
+    # membership is recoverable from the draws: the quiet part keeps the base normals
+    zn = np.log10(a.n_e_m3 / 1.1e9) / 0.15                 # the shared normal z_n
+    quiet = np.isclose(o.n_e_m3, 1.73e9 * 10 ** (0.05 * zn), rtol=1e-9)
+    assert quiet.mean() == pytest.approx(0.5, abs=0.01)
+    st = ~quiet
+    assert 10 ** np.median(ln[quiet]) == pytest.approx(1.73e9, rel=0.01)
+    assert 10 ** np.median(ln[st]) == pytest.approx(0.87e9, rel=0.02)
+    assert np.std(ln[quiet]) == pytest.approx(0.05, rel=0.03)
+    assert np.std(ln[st]) == pytest.approx(0.12, rel=0.03)
+    assert 10 ** np.median(ls[quiet]) == pytest.approx(2.5e-7, rel=0.05)
+    assert 10 ** np.median(ls[st]) == pytest.approx(1e-6, rel=0.05)
+    assert np.corrcoef(ln[quiet], ls[quiet])[0, 1] == pytest.approx(0.3, abs=0.03)
+    assert np.corrcoef(ln[st], ls[st])[0, 1] == pytest.approx(0.0, abs=0.03)
+    assert np.corrcoef(ln, ls)[0, 1] < -0.3
+    lo, hi = np.percentile(o.n_e_m3, [5, 95])             # the paper's 0.5-2e9 m^-3
+    assert 0.5e9 < lo < 0.7e9 and 1.9e9 < hi < 2.1e9
+
+
+def test_default_database_matches_its_config_and_generator():
+    """inputs/hiss_L3_0.5MeV.h5 was built from inputs/hiss_L3_0.5MeV.toml: same settings in
+    the provenance (power split 0.5, storm mixture, justification) and the same (X, Y, B_eq)
+    from the generator; the mean profile is the mean of the rows.  (The full rebuild, bit for
+    bit, is the documented command; it takes ~1-2 min and is not run here.)"""
+    from hpcbelt.config import read_toml, validate
+    from hpcbelt.dxx.cli import full_schema
+    toml = ROOT / "inputs" / "hiss_L3_0.5MeV.toml"
+    db = ROOT / "inputs" / "hiss_L3_0.5MeV.h5"
+    doc = validate(read_toml(toml)[0], full_schema(), str(toml))
+    with h5py.File(db, "r") as fh:
+        prov = json.loads(fh.attrs["provenance"])
+        assert prov["settings"] == json.loads(json.dumps(doc))
+        assert prov["settings"]["wave"]["direction_power_fraction"] == 0.5
+        assert prov["settings"]["synthetic"]["storm_fraction"] > 0
+        assert "Watt et al. (2021" in prov["settings"]["synthetic"]["justification"]
+        assert prov["command"] == ("hpcbelt dxx build --config inputs/hiss_L3_0.5MeV.toml -o "
+                                   "inputs/hiss_L3_0.5MeV.h5 --overwrite --quiet")
+        obs = generate(SyntheticSettings(**doc["synthetic"]))
+        np.testing.assert_array_equal(fh["X"][()], obs.X)
+        np.testing.assert_array_equal(fh["Y"][()], obs.Y)
+        np.testing.assert_array_equal(fh["B_eq_nT"][()], obs.B_eq_nT)
+        d = fh["daa"][()]
+        np.testing.assert_allclose(fh["daa_mean"][()], d.mean(axis=0), rtol=1e-12)
+        assert fh.attrs["wave_model"] == "oblique"
