@@ -294,6 +294,7 @@ def plot_convergence(h5):
             data[f"{name}/size/{days[d]:g}"] = y
         ax.axhline(1.0, color="0.5", lw=0.8)
         ax.set_xscale("log")
+        ax.set_yscale("log")     # heavy-tailed ensembles (slow switching) span decades
         ax.set_xlabel("ensemble size n")
         ax.set_ylabel(f"median f({a_deg:g} deg) / median of all members")
         ax.set_title(f"median against ensemble size (band: {100 * cg.attrs['confidence']:g} % of "
