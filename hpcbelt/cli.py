@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=sorted(STUDY_KINDS))
     p.set_defaults(func=cmd_keys)
 
-    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli", "hpcbelt.slurm.cli"):
+    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli", "hpcbelt.aggregate.sweep", "hpcbelt.slurm.cli"):
         try:
             mod = __import__(optional, fromlist=["register"])
         except ImportError:
