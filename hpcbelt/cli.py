@@ -113,11 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=sorted(STUDY_KINDS))
     p.set_defaults(func=cmd_keys)
 
-    for optional in ("hpcbelt.dxx.cli", "hpcbelt.aggregate.cli", "hpcbelt.aggregate.sweep", "hpcbelt.slurm.cli"):
-        try:
-            mod = __import__(optional, fromlist=["register"])
-        except ImportError:
-            continue
+    # the other commands live with their subpackages; each adds its own sub-parser
+    from .aggregate import cli as aggregate_cli, sweep
+    from .dxx import cli as dxx_cli
+    from .slurm import cli as slurm_cli
+
+    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli):
         mod.register(sub)
     return parser
 
