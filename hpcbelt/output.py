@@ -16,7 +16,9 @@ git commit, MPI size, host, start and end time, and the I/O mode.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import json
 import os
 import socket
 import subprocess
@@ -153,6 +155,22 @@ class RunFile:
             self.h5.flush()
         return self
 
+    @classmethod
+    def resume(cls, path, comm, mode: str) -> "RunFile":
+        """Reopen an earlier run for ``--restart`` (collective): status 'running', ``restarts``
+        counted up, and this attempt's start time, git commit, MPI size and I/O mode recorded."""
+        info = provenance(comm, mode)
+        restarts = None
+        if comm.Get_rank() == 0:
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                restarts = int(fh.attrs.get("restarts", 0))
+        n = comm.bcast(restarts, root=0) + 1
+        return cls.reopen(path, comm, mode, {
+            "status": "running", "restarts": n, "mpi_size": comm.Get_size(), "parallel_io": mode,
+            f"restart_{n}_start_time": info["start_time"], f"restart_{n}_git_commit": info["git_commit"]})
+
     def member_finished(self) -> None:
         """Push buffered raw data to the OS after a member (serial files; mpio writes directly)."""
         if self.mode != "mpio" and self.rank == 0:
@@ -198,3 +216,54 @@ def scale(h5, name: str, data, unit: str, description: str):
     units(d, unit, description)
     d.make_scale(name.rsplit("/", 1)[-1])
     return d
+
+
+@contextlib.contextmanager
+def restart_file(path, kind: str, label: str, layout_version: int, doc: dict):
+    """Open an earlier run file read-only after checking it is a run of this very study.
+
+    Yields the open ``h5py.File``.  Refused with a one-line InputError when the file is not a
+    readable HDF5 file, is not a ``kind`` run (``label`` names it in the message), was written
+    by another hpcbelt version or file layout, or by a study whose validated configuration
+    ``doc`` differs in any key (the first difference is named).
+    """
+    import h5py
+
+    where = f"restart file {path}"
+    try:
+        fh = h5py.File(path, "r")
+    except OSError as exc:
+        raise InputError(f"{where}: not a readable HDF5 file ({exc}); a run killed while it was creating "
+                         "its file leaves nothing to continue: rerun without --restart") from None
+    with fh:
+        try:
+            a = fh.attrs
+            if a.get("kind") != kind:
+                raise InputError(f"{where}: not a {label} run file (kind = {a.get('kind')!r})")
+            if a.get("layout_version") != layout_version or a.get("hpcbelt_version") != __version__:
+                raise InputError(f"{where}: written by hpcbelt {a.get('hpcbelt_version')} (layout "
+                                 f"{a.get('layout_version')}); this is hpcbelt {__version__} (layout "
+                                 f"{layout_version}): rerun from scratch")
+            try:
+                stored = json.loads(a.get("study_config_json", "{}"))
+            except (TypeError, ValueError):
+                raise InputError(f"{where}: unreadable study_config_json attribute") from None
+        except (OSError, KeyError) as exc:
+            raise InputError(f"{where}: damaged run file ({exc})") from None
+        if stored != doc:
+            raise InputError(f"{where}: written by a different study ({first_difference(stored, doc)}); "
+                             "restart only continues the same study")
+        yield fh
+
+
+def first_difference(a, b, prefix="") -> str:
+    """'key.path: file has X, study has Y' for the first key where two study configs differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if a.get(k, "<absent>") != b.get(k, "<absent>"):
+                return first_difference(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{prefix}{k}.")
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                return first_difference(x, y, f"{prefix.rstrip('.')}[{i}].")
+    return f"{prefix.rstrip('.')}: file has {a!r}, study has {b!r}"

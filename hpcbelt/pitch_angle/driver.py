@@ -97,50 +97,19 @@ def restart_state(study: Study, path) -> dict:
     """Check that ``path`` is an earlier run of this very study; return member_done per experiment.
 
     Refused (InputError) when the file is not a pitch-angle run, was written by another hpcbelt
-    version or file layout, or by a study whose validated configuration differs in any key.
+    version or file layout, or by a study whose validated configuration differs in any key
+    (the checks are shared with every study kind: :func:`hpcbelt.output.restart_file`).
     """
-    import h5py
-
-    from .. import __version__
     from ..errors import InputError
 
-    where = f"restart file {path}"
-    try:
-        fh = h5py.File(path, "r")
-    except OSError as exc:
-        raise InputError(f"{where}: not a readable HDF5 file ({exc})") from None
-    with fh:
-        a = fh.attrs
-        if a.get("kind") != "pitch_angle":
-            raise InputError(f"{where}: not a pitch-angle run file (kind = {a.get('kind')!r})")
-        if a.get("layout_version") != LAYOUT_VERSION or a.get("hpcbelt_version") != __version__:
-            raise InputError(f"{where}: written by hpcbelt {a.get('hpcbelt_version')} (layout "
-                             f"{a.get('layout_version')}); this is hpcbelt {__version__} (layout "
-                             f"{LAYOUT_VERSION}): rerun from scratch")
-        stored = json.loads(a.get("study_config_json", "{}"))
-        if stored != study.doc:
-            diff = _first_difference(stored, study.doc)
-            raise InputError(f"{where}: written by a different study ({diff}); restart only "
-                             "continues the same study")
+    with output.restart_file(path, "pitch_angle", "pitch-angle", LAYOUT_VERSION, study.doc) as fh:
         done = {}
         for ex in study.experiments:
             try:
                 done[ex.name] = np.asarray(fh[ex.name]["member_done"][()], bool)
             except KeyError:
-                raise InputError(f"{where}: experiment {ex.name!r} missing") from None
+                raise InputError(f"restart file {path}: experiment {ex.name!r} missing") from None
     return done
-
-
-def _first_difference(a, b, prefix="") -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            if a.get(k, "<absent>") != b.get(k, "<absent>"):
-                return _first_difference(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{prefix}{k}.")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if x != y:
-                return _first_difference(x, y, f"{prefix.rstrip('.')}[{i}].")
-    return f"{prefix.rstrip('.')}: file has {a!r}, study has {b!r}"
 
 
 def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = None) -> None:
@@ -174,12 +143,7 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
         rf = output.RunFile.create(out_path, comm, mode, _layout(study), attrs)
     else:
         items = [(e, m) for e, m in items if not done[study.experiments[e].name][m]]
-        info = output.provenance(comm, mode)
-        restarts = comm.bcast(_read_attr(out_path, "restarts", 0) if rank == 0 else None, root=0)
-        rf = output.RunFile.reopen(out_path, comm, mode, {
-            "status": "running", "restarts": restarts + 1, "mpi_size": size,
-            "parallel_io": mode, f"restart_{restarts + 1}_start_time": info["start_time"],
-            f"restart_{restarts + 1}_git_commit": info["git_commit"]})
+        rf = output.RunFile.resume(out_path, comm, mode)
     progress = Progress(len(items), "members", enabled=(rank == 0 and not quiet))
     hub = Hub(comm, progress, on_write=rf.write)
     put = rf.write if mode in ("mpio", "serial") else hub.write
@@ -223,10 +187,3 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
         raise RunInterrupted(f"stopped by {stopped} with {remaining} of {len(items)} members left; "
                              f"{out_path} is consistent: resume with 'hpcbelt run --restart'")
     rf.close({"end_time": end, "status": "complete"})
-
-
-def _read_attr(path, name, default):
-    import h5py
-
-    with h5py.File(path, "r") as fh:
-        return int(fh.attrs.get(name, default))
