@@ -118,17 +118,22 @@ class RunFile:
         """Create the file and its whole layout (collective in mpio mode).
 
         ``layout(h5file)`` creates every dataset; it must behave identically on every rank.
+        The file is built under a temporary name beside ``path`` and renamed over it once its
+        whole structure is on disk: a run killed while creating (large layouts take seconds)
+        leaves any earlier file untouched and no half-made file under the real name, so a
+        requeued ``--restart`` simply starts afresh.
         """
         import h5py
 
         self = cls(Path(path), comm, mode)
-        if self.path.exists() and self.rank == 0:
-            self.path.unlink()
+        building = self.path.with_name(f".{self.path.name}.creating")
+        if self.rank == 0 and building.exists():
+            building.unlink()
         comm.Barrier()
         if mode == "mpio":
-            self.h5 = h5py.File(self.path, "w", driver="mpio", comm=comm)
+            self.h5 = h5py.File(building, "w", driver="mpio", comm=comm)
         elif self.rank == 0:
-            self.h5 = h5py.File(self.path, "w")
+            self.h5 = h5py.File(building, "w")
         if self.writes_here:
             for k, v in attrs.items():
                 self.h5.attrs[k] = v
@@ -137,6 +142,10 @@ class RunFile:
             # Everything structural is on disk before any member is computed; from here on only
             # raw data goes into preallocated space, so a killed run leaves a readable file.
             self.h5.flush()
+        comm.Barrier()
+        if self.rank == 0:
+            os.replace(building, self.path)   # open handles follow the file to its new name
+        comm.Barrier()
         return self
 
     @classmethod

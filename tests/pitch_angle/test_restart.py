@@ -125,3 +125,16 @@ def test_restart_refuses_other_study_version_or_file(tmp_path, reference):
     r = hpcbelt("run", study, "-o", ref, "--restart")         # complete already: nothing to do
     assert r.returncode == 0 and "already complete" in r.stderr
     assert ref.read_bytes() == before
+
+
+def test_leftover_from_a_run_killed_while_creating(tmp_path):
+    # A run killed while building its layout leaves only ".OUT.creating" (never a half-made
+    # OUT): a requeued --restart finds no OUT, starts afresh and replaces the leftover.
+    study = make_study(tmp_path, days=0.5, dalpha=9.0, members=2)
+    leftover = tmp_path / ".out.h5.creating"
+    leftover.write_bytes(b"half-written layout")
+    r = hpcbelt("run", study, "-o", tmp_path / "out.h5", "--restart", "--quiet", ranks=2)
+    assert r.returncode == 0, r.stderr
+    assert not leftover.exists()
+    with h5py.File(tmp_path / "out.h5") as fh:
+        assert fh.attrs["status"] == "complete" and fh.attrs["restarts"] == 0
