@@ -49,6 +49,25 @@ def root_decides(comm, fn: Callable[[], Any]) -> Any:
     return result
 
 
+def all_agree(comm, fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on every rank; if any rank hits an InputError, every rank raises the first one.
+
+    The counterpart of :func:`root_decides` for work that every rank does itself (e.g. reading
+    its share of a file that turns out to be corrupted): no rank goes on to a collective alone.
+    """
+    from .errors import InputError
+
+    result, error = None, None
+    try:
+        result = fn()
+    except InputError as exc:
+        error = str(exc)
+    first = next((e for e in comm.allgather(error) if e is not None), None)
+    if first is not None:
+        raise InputError(first)
+    return result
+
+
 def abort_on_exception(comm) -> None:
     """Install an excepthook that aborts all ranks on an unexpected error (no hang)."""
     if comm.Get_size() == 1:

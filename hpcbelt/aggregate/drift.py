@@ -251,7 +251,7 @@ def _part_block(h5, run: DriftRun, plan: DriftPlan, block):
 
 def aggregate_drift(run: DriftRun, plan: DriftPlan, comm) -> dict | None:
     from ..parallel import my_items
-    from .pitch_angle import _agree
+    from ..parallel import all_agree
 
     items = [("pde", b) for b in plan.pde_blocks] + [("part", b) for b in plan.part_blocks]
     mine = my_items(list(enumerate(items)), comm)
@@ -263,7 +263,7 @@ def aggregate_drift(run: DriftRun, plan: DriftPlan, comm) -> dict | None:
                 res.append((k, kind, _pde_block(h5, run, plan, b) if kind == "pde" else _part_block(h5, run, plan, b)))
         return res
 
-    part = _agree(comm, work)
+    part = all_agree(comm, work)
     gathered = comm.gather(part, root=0)
     if comm.Get_rank() != 0:
         return None

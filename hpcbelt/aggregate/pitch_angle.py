@@ -213,23 +213,9 @@ def _pass2_block(h5, run: PitchAngleRun, plan: Plan, e: int, rows, edges) -> tup
     return stats.column_histogram(col, edges)
 
 
-def _agree(comm, fn):
-    """Run ``fn`` on every rank; if any rank hits an InputError, every rank raises the first one."""
-    result, err = None, None
-    try:
-        result = fn()
-    except InputError as exc:
-        err = str(exc)
-    errors = comm.allgather(err)
-    first = next((x for x in errors if x is not None), None)
-    if first is not None:
-        raise InputError(first)
-    return result
-
-
 def aggregate(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
     """Compute every statistic; returns the assembled results on rank 0 (None elsewhere)."""
-    from ..parallel import my_items
+    from ..parallel import all_agree, my_items
 
     rank = comm.Get_rank()
     items = [(e, b) for e, ex in enumerate(run.experiments) for b in range(len(plan.blocks[ex.name]))]
@@ -244,7 +230,7 @@ def aggregate(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
                                                cache)))
         return res
 
-    part = _agree(comm, pass1)
+    part = all_agree(comm, pass1)
     gathered = comm.gather(part, root=0)
     del part
     results = None
@@ -274,7 +260,7 @@ def aggregate(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
                     out.append((e, _pass2_block(h5, run, plan, e, rows, edges)))
             return out
 
-        part2 = _agree(comm, pass2)
+        part2 = all_agree(comm, pass2)
         gathered2 = comm.gather(part2, root=0)
         if rank == 0:
             hist = {}
