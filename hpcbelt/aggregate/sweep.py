@@ -183,6 +183,10 @@ def main(args) -> int:
     out = Path(args.output) if args.output else Path(args.runs[0]).with_name("sweep_summary.h5")
     if out.resolve() in {Path(r).resolve() for r in args.runs}:
         raise InputError(f"-o {out}: that is one of the run files")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"-o {out}: cannot create its directory ({exc})") from None
     write_summary(out, data, st)
     text = report(data, st)
     out.with_suffix(".md").write_text(text)
