@@ -36,7 +36,10 @@ hpcbelt_resumable_run() {
     while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
     set -e
     HPCBELT_PID=""
-    if [ "$rc" -eq 75 ]; then
+    # 75: the run checkpointed and stopped.  A run killed by the very signal we forwarded (it
+    # came before the run had installed its handlers, e.g. right at a restart) wrote nothing
+    # inconsistent either: finished members are flagged in the file.  Both resume after a requeue.
+    if [ "$rc" -eq 75 ] || { [ -n "$HPCBELT_STOP" ] && [ "$rc" -gt 128 ]; }; then
         if [ "${SLURM_RESTART_COUNT:-0}" -lt "${HPCBELT_MAX_REQUEUES:-20}" ]; then
             local id=${SLURM_JOB_ID}
             [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && id="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"

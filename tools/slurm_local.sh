@@ -59,13 +59,16 @@ write_config() {
     mem=$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<< "$node")
     node=$(sed -e "s/RealMemory=[0-9]*/RealMemory=$((mem * 8 / 10))/" -e "s/^NodeName=[^ ]*/NodeName=${host}/" <<< "$node")
     mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-    cat > "$CONF" <<CFG
+    cat > "$1" <<CFG
 # Written by hpcbelt tools/slurm_local.sh: a one-node test cluster on localhost.
 ClusterName=hpcbelt-local
 SlurmctldHost=${host}(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# a requeued job waits cred_expire seconds before it may start again (default 120 s, sized for
+# big clusters); 10 s is plenty on one node and keeps the requeue tests quick
+AuthInfo=cred_expire=10
 CryptoType=crypto/munge
 MpiDefault=pmix
 ProctrackType=proctrack/linuxproc
@@ -92,8 +95,10 @@ CFG
 
 start() {
     install
-    if alive "$STATE/slurmctld.pid" && alive "$STATE/slurmd.pid" && node_ready; then
-        log "already running"; return 0
+    local new="$STATE/slurm.conf.new"
+    write_config "$new"
+    if cmp -s "$new" "$CONF" && alive "$STATE/slurmctld.pid" && alive "$STATE/slurmd.pid" && node_ready; then
+        rm -f "$new"; log "already running"; return 0
     fi
     stop quiet
     # munge: runtime dir owned by munge, daemon as the munge user
@@ -106,7 +111,7 @@ start() {
             runuser -u munge -- /usr/sbin/munged
         wait_for 10 bash -c "munge -n | unmunge" || { log "munged did not start"; exit 1; }
     fi
-    write_config
+    mv "$new" "$CONF"
     rm -rf /var/spool/slurmctld/* "$STATE/slurmctld.pid" "$STATE/slurmd.pid"   # clean slate
     slurmctld
     wait_for 20 test -s "$STATE/slurmctld.pid" || { log "slurmctld did not start"; tail "$STATE/slurmctld.log" >&2; exit 1; }
