@@ -98,6 +98,38 @@ def provenance(comm, mode: str) -> dict:
     return comm.bcast(info, root=0)
 
 
+def io_mode_announced(comm) -> str:
+    """:func:`io_mode`, with the one warning line when h5py's lack of MPI forces funnelling."""
+    mode = io_mode(comm)
+    if mode == "funnel" and comm.Get_rank() == 0 and not h5py_has_mpi():
+        import sys
+
+        print("hpcbelt: warning: h5py has no MPI support; writes are funnelled through rank 0 "
+              "(slower; see README 'Cluster install')", file=sys.stderr, flush=True)
+    return mode
+
+
+def run_attrs(comm, mode: str, kind: str, study, layout_version: int, **extra) -> dict:
+    """Root attributes of a new run file: provenance, the study (text, overrides, validated
+    configuration as JSON) and the layout version, plus ``extra`` (same on every rank)."""
+    import json
+
+    attrs = provenance(comm, mode)
+    attrs.update({
+        "kind": kind,
+        "study_toml": study.text,
+        "study_overrides": json.dumps(list(study.overrides)),
+        "study_config_json": json.dumps(study.doc, sort_keys=True),
+        "study_file": study.path,
+        "title": study.doc["title"],
+        "layout_version": layout_version,
+        "seed": study.seed,
+        "restarts": 0,
+        **extra,
+    })
+    return attrs
+
+
 class RunFile:
     """The output file of a run, open on the ranks that write to it."""
 

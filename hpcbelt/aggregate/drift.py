@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .runfile import _attr_str, _check_text, open_h5, runs_of
+from .runfile import _check_text, open_h5, runs_of
 
 DRIFT_LAYOUTS = (1, 2)
 DEFAULT_HOURS = (3.0, 10.0)

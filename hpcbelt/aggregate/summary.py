@@ -80,7 +80,6 @@ def write_pitch_angle_summary(path: Path, run, plan, results: dict, fig3: dict, 
     import h5py
 
     opts = plan.opts
-    T = run.n_time
     with h5py.File(path, "w") as h5:
         a = h5.attrs
         a["kind"] = SUMMARY_KIND

@@ -156,7 +156,7 @@ def figure(path: Path, data: dict, st: dict):
 def report(data: dict, st: dict) -> str:
     lines = [f"# dt sweep: f({data['alpha_deg']:g} deg) at day {data['time_s'] / 86400:g}", "",
              f"Sources: {', '.join(data['sources'])}", "",
-             f"| dt | experiment | members | median | 25-75 % | 5-95 % |", "|---|---|---|---|---|---|"]
+             "| dt | experiment | members | median | 25-75 % | 5-95 % |", "|---|---|---|---|---|---|"]
     for i, dt in enumerate(st["dt_s"]):
         lines.append(f"| {_fmt_dt(dt)} | {st['names'][i]} | {st['n_finished'][i]}/{st['n_members'][i]} | "
                      f"{st['p50'][i]:.3g} | {st['p25'][i]:.3g} .. {st['p75'][i]:.3g} | "

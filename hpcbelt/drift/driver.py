@@ -45,7 +45,6 @@ an uninterrupted run on any number of ranks.
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 
@@ -315,10 +314,7 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     if a stop signal arrives.
     """
     rank, size = comm.Get_rank(), comm.Get_size()
-    mode = output.io_mode(comm)
-    if mode == "funnel" and rank == 0 and not output.h5py_has_mpi():
-        print("hpcbelt: warning: h5py has no MPI support; writes are funnelled through rank 0 "
-              "(slower; see README 'Cluster install')", file=sys.stderr, flush=True)
+    mode = output.io_mode_announced(comm)
     exp = _experiment(study) if study.particles_on else None
     P = study.doc["particles"]["permutations"] if exp is not None else 0
     if done is None:
@@ -335,20 +331,9 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     # written (seconds for a big study) stops the run at the first round with the file complete
     with StopRequests() as stop:
         if done is None:
-            attrs = output.provenance(comm, mode)
-            attrs.update({
-                "kind": "drift_diffusion",
-                "study_toml": study.text,
-                "study_overrides": json.dumps(list(study.overrides)),
-                "study_config_json": json.dumps(study.doc, sort_keys=True),
-                "study_file": study.path,
-                "title": study.doc["title"],
-                "layout_version": LAYOUT_VERSION,
-                "seed": study.seed,
-                "K_per_s": _K(study),
-                "earth_rotation_rad_per_s": C.EARTH_ROTATION_RAD_PER_S,
-                "restarts": 0,
-            })
+            attrs = output.run_attrs(comm, mode, "drift_diffusion", study, LAYOUT_VERSION,
+                                     K_per_s=_K(study),
+                                     earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S)
             rf = output.RunFile.create(out_path, comm, mode, _layout(study, exp), attrs)
         else:
             rf = output.RunFile.resume(out_path, comm, mode)

@@ -80,7 +80,6 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
     """
     nL = L_centres.shape[0]
     nphi = ring_c.shape[1]
-    two_pi = 2.0 * math.pi
     ratio = dphi / dL
     for i in range(nL - 1):
         Lf = 0.5 * (L_centres[i] + L_centres[i + 1])          # face between the rings

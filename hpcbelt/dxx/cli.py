@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import shlex
 import sys
 import tomllib
@@ -105,8 +104,6 @@ def _sha256(path) -> str:
 # --------------------------------------------------------------------------------------
 
 def cmd_build(args) -> int:
-    import numpy as np
-
     from ..parallel import abort_on_exception, root_decides, world
     from . import database, driver
     from .config import DxxConfig

@@ -18,8 +18,6 @@ Output layout (dataset names are a contract with the aggregation and job templat
 
 from __future__ import annotations
 
-import json
-import sys
 
 import numpy as np
 
@@ -120,26 +118,12 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     Raises RunInterrupted after leaving the file consistent if a stop signal arrives.
     """
     rank, size = comm.Get_rank(), comm.Get_size()
-    mode = output.io_mode(comm)
-    if mode == "funnel" and rank == 0 and not output.h5py_has_mpi():
-        print("hpcbelt: warning: h5py has no MPI support; writes are funnelled through rank 0 "
-              "(slower; see README 'Cluster install')", file=sys.stderr, flush=True)
+    mode = output.io_mode_announced(comm)
     items = study.work_items()
     if done is None:
-        attrs = output.provenance(comm, mode)
-        attrs.update({
-            "kind": "pitch_angle",
-            "study_toml": study.text,
-            "study_overrides": json.dumps(list(study.overrides)),
-            "study_config_json": json.dumps(study.doc, sort_keys=True),
-            "study_file": study.path,
-            "title": study.doc["title"],
-            "layout_version": LAYOUT_VERSION,
-            "method": study.method,
-            "seed": study.seed,
-            "f_units": F_UNITS,
-            "restarts": 0,
-        })
+        attrs = output.run_attrs(comm, mode, "pitch_angle", study, LAYOUT_VERSION,
+                                 method=study.method,
+                                 f_units=F_UNITS)
         rf = output.RunFile.create(out_path, comm, mode, _layout(study), attrs)
     else:
         items = [(e, m) for e, m in items if not done[study.experiments[e].name][m]]

@@ -8,9 +8,7 @@ Every wait is a bounded loop.
 import os
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import h5py
 import pytest
