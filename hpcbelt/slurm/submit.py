@@ -64,6 +64,31 @@ def load_site(path: Path) -> Site:
     return Site(opts, setup, doc["environment"]["launcher"].strip())
 
 
+def slurm_minutes(text: str) -> float:
+    """A Slurm --time value in minutes ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S")."""
+    try:
+        days, _, rest = text.rpartition("-") if "-" in text else ("0", "", text)
+        parts = [float(x) for x in rest.split(":")]
+        d = float(days)
+        if "-" in text:
+            h, m, sec = (parts + [0, 0])[:3]
+            return d * 1440 + h * 60 + m + sec / 60
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 2:
+            return parts[0] + parts[1] / 60
+        if len(parts) == 3:
+            return parts[0] * 60 + parts[1] + parts[2] / 60
+    except ValueError:
+        pass
+    raise InputError(f"--time {text!r}: expected a Slurm time (minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S)")
+
+
+# slurmctld checks time limits about every 30 s and sends the --signal warning at the first check
+# that finds less than (lead + that interval) left: a lead this close to the limit fires at once
+SLURM_CHECK_S = 30
+
+
 def render(template: str, values: dict[str, str]) -> str:
     """Fill ``@@KEY@@`` placeholders; an unfilled placeholder is a bug in the caller."""
     text = (JOBS_DIR / template).read_text()
@@ -96,6 +121,11 @@ def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Sit
     for s in studies:
         if not s.is_file():
             raise InputError(f"study {s}: file not found")
+    limit_s = slurm_minutes(time) * 60
+    if signal_s + SLURM_CHECK_S >= limit_s:
+        raise InputError(f"--signal-lead {signal_s}: with --time {time} ({limit_s:g} s) Slurm would send the "
+                         f"checkpoint signal at once (it checks limits every ~{SLURM_CHECK_S} s); use a lead "
+                         f"below {limit_s - SLURM_CHECK_S:g} s or a longer --time")
     out_dir = out_dir.resolve()
     scripts = out_dir / "slurm"
     if not dry_run:

@@ -117,13 +117,14 @@ def test_aggregation_waits_for_success(slurm, tmp_path):
 
 
 def test_time_limit_requeue_resumes_to_identical_result(slurm, tmp_path):
-    # ~60 s of work on 2 tasks against a 1-minute limit whose checkpoint signal is asked for
-    # 45 s before it: Slurm delivers it somewhere between ~15 s and the limit (its timer
-    # checks are coarse), always before the work is done, so the run checkpoints, the job
-    # requeues itself, and one or more later starts finish the remaining members.
-    study = make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=400, dt=0.5)
+    # ~85 s of work on 2 tasks against a 1-minute limit whose checkpoint signal is asked for
+    # 15 s before it: slurmctld sends it at its first limit check (every ~30 s) with less than
+    # lead + 30 s left, i.e. 15-45 s into each start (and SIGTERM at the limit would do the same
+    # job), always before the work is done: the run checkpoints, the job requeues itself, and
+    # later starts, each making progress, finish the remaining members.
+    study = make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=1000, dt=0.5)
     out = tmp_path / "out"
-    ids = submit(study, "-n", "2", "--time", "1", "--signal-lead", "45", "--out-dir", out, "--no-aggregate")
+    ids = submit(study, "-n", "2", "--time", "1", "--signal-lead", "15", "--out-dir", out, "--no-aggregate")
     states = wait_for([ids["run"]], timeout=900)
     assert states[ids["run"]]["JobState"] == "COMPLETED", states
     log = "".join(p.read_text() for p in (out / "slurm").glob("study-*.log"))
@@ -133,6 +134,15 @@ def test_time_limit_requeue_resumes_to_identical_result(slurm, tmp_path):
     ref = hpcbelt("run", study, "-o", tmp_path / "reference.h5", "--quiet", ranks=2)
     assert ref.returncode == 0, ref.stderr
     assert_same_results(tmp_path / "reference.h5", out / "study.h5")
+
+
+def test_signal_lead_too_close_to_the_limit_is_refused(tmp_path):
+    study = make_study(tmp_path, days=0.5)
+    r = hpcbelt("submit", study, "--time", "1", "--signal-lead", "45", "--dry-run")
+    assert r.returncode == 2 and "--signal-lead 45" in r.stderr and "at once" in r.stderr
+    from hpcbelt.slurm.submit import slurm_minutes
+    assert [slurm_minutes(t) for t in ("5", "1:30", "1:00:00", "2-0", "1-2:30", "0-0:0:30")] == \
+        [5, 1.5, 60, 2880, 1590, 0.5]
 
 
 def test_dry_run_prints_commented_scripts(tmp_path):
