@@ -7,10 +7,10 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 PY=.venv/bin/python
 status=0
 echo "== serial tests"
-$PY -m pytest -q -m "not mpi" "$@" || status=1
+$PY -m pytest -q --color=no -m "not mpi" "$@" || status=1
 for n in 2 3; do
     echo "== MPI tests on $n ranks"
-    # pytest-mpi: only rank 0 reports; every rank must pass for mpirun to exit 0
-    mpirun -n $n $PY -m pytest -q -m mpi --with-mpi -p no:cacheprovider "$@" || status=1
+    # pytest-mpi: every rank prints its own summary; all must pass for mpirun to exit 0
+    mpirun -n $n $PY -m pytest -q --color=no -m mpi --with-mpi -p no:cacheprovider "$@" || status=1
 done
 exit $status
