@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .runfile import _check_text, open_h5, runs_of
+from .runfile import _check_text, open_h5, read_metadata, runs_of
 
 DRIFT_LAYOUTS = (1, 2)
 DEFAULT_HOURS = (3.0, 10.0)
@@ -53,13 +53,8 @@ class DriftRun:
 
 
 def inspect_drift(path) -> DriftRun:
-    where = str(path)
-    with open_h5(path) as h5:
-        try:
-            return _inspect(h5, where)
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            raise InputError(f"{where}: cannot read the run file's metadata (truncated or corrupted?): "
-                             f"{exc}") from None
+    """Check the layout of a drift-diffusion run file and list finished permutations."""
+    return read_metadata(path, _inspect)
 
 
 def _ds(h5, name, where, shape=None):

@@ -315,19 +315,26 @@ FIGURES = {
 }
 
 
-def make_figures(summary_path, outdir) -> dict:
-    """Draw every figure of a pitch-angle summary into ``outdir``; returns name -> PNG path."""
+def make_figures(summary_path, outdir, figures=None) -> dict:
+    """Draw every figure of a summary into ``outdir``; returns name -> PNG path.
+
+    ``figures`` maps a file name to a plotting function ``fn(h5) -> (fig, data)``; the default
+    is the pitch-angle set :data:`FIGURES` (the drift set lives in figures_drift).  Each PNG is
+    written under a temporary name and renamed, so a reader never sees a half-written file.
+    """
     import h5py
+    import matplotlib.pyplot as plt
 
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     with h5py.File(summary_path, "r") as h5:
-        for name, fn in FIGURES.items():
+        for name, fn in (FIGURES if figures is None else figures).items():
             fig, _ = fn(h5)
             path = out / f"{name}.png"
             tmp = out / f".{name}.png.tmp-{os.getpid()}"
             fig.savefig(tmp, dpi=110, format="png")
+            plt.close(fig)
             os.replace(tmp, path)
             paths[name] = path
     return paths

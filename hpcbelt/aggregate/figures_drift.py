@@ -7,8 +7,6 @@ with midnight to the right (X = L cos phi points to midnight, as in the run file
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -145,17 +143,7 @@ FIGURES = {
 
 
 def make_drift_figures(summary_path, outdir) -> dict:
-    import h5py
+    """Draw every drift-diffusion figure of a summary into ``outdir`` (name -> PNG path)."""
+    from .figures import make_figures
 
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    with h5py.File(summary_path, "r") as h5:
-        for name, fn in FIGURES.items():
-            fig, _ = fn(h5)
-            path = out / f"{name}.png"
-            tmp = out / f".{name}.png.tmp-{os.getpid()}"
-            fig.savefig(tmp, dpi=110, format="png")
-            os.replace(tmp, path)
-            paths[name] = path
-    return paths
+    return make_figures(summary_path, outdir, FIGURES)

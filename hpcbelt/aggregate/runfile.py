@@ -162,11 +162,17 @@ ROOT_ATTRS = ("kind", "title", "status", "hpcbelt_version", "git_commit", "metho
 
 def inspect_pitch_angle(path: str | Path) -> PitchAngleRun:
     """Check the layout of a pitch-angle run file (driver.py docstring) and list finished members."""
+    return read_metadata(path, _inspect)
+
+
+def read_metadata(path, inspect):
+    """``inspect(h5, where)`` on an open run file; HDF5 errors while reading its metadata
+    (a truncated or corrupted file) become one InputError naming the file."""
     where = str(path)
     with open_h5(path) as h5:
         try:
-            return _inspect(h5, where)
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:   # HDF5 errors while reading metadata
+            return inspect(h5, where)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise InputError(f"{where}: cannot read the run file's metadata (truncated or corrupted?): "
                              f"{exc}") from None
 
