@@ -15,6 +15,9 @@ import numpy as np
 from ..errors import InputError
 
 
+WINDOW_DECADES = 8.0   # histogram range below the largest D_aa [decades]
+
+
 def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float = 45.0) -> dict:
     """Histogram the database named in the run; ``{"readable": False, "reason": ...}`` if it cannot."""
     from ..pitch_angle import database as dbmod
@@ -35,8 +38,10 @@ def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float =
     if pos.size == 0:
         return {"readable": False, "reason": f"{path}: no positive D_aa"}
     lg_min, lg_max = np.log10(pos.min()), np.log10(pos.max())
-    lo = np.floor(lg_min * 4) / 4
     hi = np.ceil(lg_max * 4) / 4
+    # at most WINDOW_DECADES below the largest D: profiles falling steeply to 1e-30 and less
+    # at a cyclotron cut-off would otherwise squeeze the diffusing range into a few bins
+    lo = max(np.floor(lg_min * 4) / 4, hi - WINDOW_DECADES)
     if hi <= lo:
         hi = lo + 0.5
     edges = np.linspace(lo, hi, n_bins + 1)

@@ -162,7 +162,13 @@ def cmd_build(args) -> int:
                               "<X>, <Y>, <B_eq> of the observations",
         "daa_at_90deg": "0: zero-length bounce path, no resonance in the band at v_par = 0",
     }
-    if cfg.wave_model == "oblique":
+    if cfg.wave_model == "oblique" and not cfg.oblique.include_landau:
+        provenance["daa_near_90deg"] = (
+            "0 above the cyclotron cut-off: oblique.include_landau = false sums the cyclotron "
+            "resonances only (n = -N..N without n = 0), so no resonance exists between the "
+            "cut-off and 90 deg (the resonance gap of Watt et al. 2021, Fig. 1); see "
+            "hpcbelt.dxx.oblique, 'Landau resonance near the mirror point'.")
+    elif cfg.wave_model == "oblique":
         provenance["daa_near_90deg"] = (
             "Landau (n = 0) resonance: at the equator it needs v_par = omega / k_par, "
             "cos(a) ~ (f / f_ce)^0.5 / (beta X cos(psi)^0.5), i.e. a0 ~ 88-89.7 deg for the "

@@ -96,6 +96,11 @@ SCHEMA = {
                            check=non_negative),
         "n_freq_scan": Key("int", 12, "", "frequencies sampled per band to bracket roots",
                            check=lambda v: None if v >= 2 else "expected at least 2"),
+        "include_landau": Key("bool", True, "",
+                              "sum the Landau resonance n = 0 with the cyclotron ones; false "
+                              "keeps cyclotron resonances only, which leaves the resonance gap "
+                              "above the cyclotron cut-off empty (see hpcbelt.dxx.oblique, "
+                              "'Landau resonance near the mirror point')"),
     },
     "table": {
         "method": Key("str", "auto", "",
@@ -121,6 +126,7 @@ class ObliqueSettings:
     n_wave_normal: int = 24
     n_resonance: int = 5
     n_freq_scan: int = 12
+    include_landau: bool = True
 
 
 @dataclass(frozen=True)

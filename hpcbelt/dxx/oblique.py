@@ -42,6 +42,23 @@ Cold electron-proton plasma (Stix parameters, electrons Omega = -Omega_e, proton
 (continuous in psi with n^2 = R at psi = 0 on both sides of the crossover x = eps), in the
 rationalised forms 2C / (B + F) or 2C / (B - F) that stay accurate near the resonance cone.
 
+Landau resonance near the mirror point.  For a local pitch angle close to 90 deg the Landau
+resonance omega = k_par v_par needs the large refractive index n cos(psi) = 1 / (beta cos a)
+that the dense plasmasphere provides at every hiss frequency (x ~ X^2 beta^2 cos^2 a cos psi,
+i.e. a = 88-89.7 deg at L = 3, 0.5 MeV).  Every particle whose mirror point lies inside the wave
+region therefore meets it, within ~0.05 deg of latitude of the mirror point, and the bounce
+average (resolved here: the latitude nodes cluster at the mirror point) turns it into a
+diffusion coefficient that is weak but non-zero at every a0 above the cyclotron cut-off and
+peaks near 89 deg.  With it there is no true resonance gap.  Watt et al. (2021, Fig. 1) report
+the opposite for their PADIE database: "a region at ~75 deg where the resonant condition is
+not satisfied, and so there is no diffusion", f above 75 deg staying at its initial value for
+30 days, and D "rarely greater than 1e-5 1/s across all pitch angles" (our Landau peak near
+89 deg exceeds that in most profiles).  Resolving this contribution is also where bounce-averaged
+quasi-linear theory is least safe: the resonance lies where v_par -> 0 and the mirror force
+changes v_par during the interaction.  ``landau=False`` (key ``oblique.include_landau``)
+therefore sums the cyclotron resonances only; the default database uses it, the calculator's
+default keeps the Landau term.
+
 Roots in frequency are bracketed on a scan grid (log-uniform in Hz over the band, split at
 x = eps where the branch changes) and refined by the Illinois method on the exact resonance
 function.
@@ -219,7 +236,7 @@ def _nprime(x, tn, tw, ycol, xp2, eps):
 
 @numba.njit(cache=True)
 def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, beta, eps,
-              tn, tw, n_res, x_scan, w_fwd, w_bwd):
+              tn, tw, n_res, x_scan, w_fwd, w_bwd, landau=True):
     """Local D_aa / p^2 [1/s] for oblique whistler waves (module docstring formula).
 
     Parameters
@@ -236,6 +253,9 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
         Wave-normal nodes X_t = tan(psi_t) and weights w_t X_t g(X_t) of the X integral.
     n_res : int
         Resonances n = -n_res..n_res.
+    landau : bool
+        Include the Landau resonance n = 0 (False: cyclotron resonances only; see the
+        module docstring, "Landau resonance near the mirror point").
     x_scan : ndarray
         Increasing scan frequencies (units of the local Omega_e) spanning [x_lc, x_uc].
     w_fwd, w_bwd : float
@@ -283,6 +303,8 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
             n_lo = max(-n_res, int(math.floor(gamma * qmin)))
             n_hi = min(n_res, int(math.ceil(gamma * qmax)))
             for n in range(n_lo, n_hi + 1):
+                if n == 0 and not landau:
+                    continue
                 for j in range(ns - 1):
                     ya = yg[t, j]
                     yb = yg[t, j + 1]
@@ -364,7 +386,7 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
 @numba.njit(cache=True)
 def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m, df, f_lc,
                             f_uc, rho, gamma, beta, eps, q_over_m, w_fwd, w_bwd, tn, tw, n_res,
-                            f_scan):
+                            f_scan, landau=True):
     """Bounce-averaged <D_aa>/p^2 [1/s] for oblique waves on a grid of alpha0 [rad].
 
     Same bounce average and plasma model as
@@ -389,7 +411,7 @@ def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m,
             xp2 = (omega_pe / omega_e) ** 2
             d = local_daa(mu, omega_e, xp2, bw2_T2 / (b * b), f_m / f_ce, df / f_ce,
                           f_lc / f_ce, f_uc / f_ce, rho, gamma, beta, eps, tn, tw, n_res,
-                          x_scan, w_fwd, w_bwd)
+                          x_scan, w_fwd, w_bwd, landau)
             acc += wgt[j] * d
         out[i] = acc
     return out
@@ -420,4 +442,5 @@ def bounce_averaged_profile_cfg(cfg, alpha0, b_eq_T, omega_pe, bw2_T2, gamma, be
     return bounce_averaged_profile(
         alpha0, cfg.n_lat, math.radians(sp.lat_max_deg), b_eq_T, omega_pe, bw2_T2, sp.f_m_Hz,
         sp.df_Hz, sp.f_lc_Hz, sp.f_uc_Hz, sp.rho(), gamma, beta, EPS, Q_OVER_M, w, w, tn, tw,
-        ob.n_resonance, scan_frequencies(sp.f_lc_Hz, sp.f_uc_Hz, ob.n_freq_scan))
+        ob.n_resonance, scan_frequencies(sp.f_lc_Hz, sp.f_uc_Hz, ob.n_freq_scan),
+        ob.include_landau)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..aggregate.database_fig import WINDOW_DECADES
 
 
 def _load(path):
@@ -66,8 +67,8 @@ def make_figure(path, out, dpi=120):
     pos = d[d > 0]
     if pos.size == 0:
         raise InputError(f"database {path}: every value is 0, nothing to plot on a log axis")
-    lo = np.floor(np.log10(np.percentile(pos, 0.5)))
     hi = np.ceil(np.log10(pos.max()))
+    lo = max(np.floor(np.log10(np.percentile(pos, 0.5))), hi - WINDOW_DECADES)
     edges = np.linspace(lo, hi, 61)
     fig = plt.figure(figsize=(12, 4.2))
     ax = fig.add_subplot(1, 3, 1)
@@ -81,6 +82,7 @@ def make_figure(path, out, dpi=120):
                 label="<D(X_i, Y_i)>")
         if m is not None:
             ax.plot(a, np.where(m > 0, np.log10(m), np.nan), "w--", lw=1.5, label="D(<X>, <Y>)")
+    ax.set_ylim(edges[0], edges[-1])
     ax.set_xlabel("equatorial pitch angle [deg]")
     ax.set_ylabel("log10 <D_aa> [1/s]")
     ax.set_title("(a) column-normalised PDF", fontsize=10)

@@ -254,3 +254,21 @@ def test_near_90deg_profile_is_converged_and_vanishes_above_the_band():
     np.testing.assert_allclose(d48[:3], dscan[:3], rtol=5e-3)
     assert d48[0] < d48[1] < d48[2]
     assert d48[3] == 0.0 and d48[4] == 0.0
+
+
+def test_resonance_sum_splits_into_cyclotron_and_landau_parts(cfg_fa):
+    """include_landau = false drops exactly the n = 0 term: the cyclotron-only profile plus the
+    Landau-only one (n_resonance = 0) is the full profile to round-off, at every angle.  Above
+    the cyclotron cut-off the cyclotron-only profile is exactly 0 (a sealed resonance gap) while
+    the full one is not: the whole of the weak diffusion there is Landau resonance."""
+    X, Y = ref_X(), y_for_power(cfg_fa)
+    full = C.profile(_oblique(cfg_fa, n_lat=48), X, Y, REF_B_EQ_NT)
+    cyc = C.profile(_oblique(cfg_fa, n_lat=48, include_landau=False), X, Y, REF_B_EQ_NT)
+    lan = C.profile(_oblique(cfg_fa, n_lat=48, n_resonance=0), X, Y, REF_B_EQ_NT)
+    np.testing.assert_allclose(cyc + lan, full, rtol=1e-12, atol=0)
+    a = _oblique(cfg_fa).alpha_deg()
+    above = (a >= 80) & (a < 90)
+    assert np.all(cyc[above] == 0.0) and np.all(full[above] > 0.0)
+    # below 60 deg the cyclotron resonance carries essentially all of D (Landau < 1e-3 of it)
+    low = (a >= 10) & (a <= 60)
+    assert np.all(lan[low] < 1e-3 * cyc[low])
