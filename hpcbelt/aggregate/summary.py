@@ -44,6 +44,7 @@ import numpy as np
 from .. import __version__
 from ..output import git_commit, now_iso
 from . import stats
+from .database_fig import WINDOW_DECADES
 from .runfile import SUMMARY_KIND
 
 SUMMARY_LAYOUT_VERSION = 1
@@ -254,7 +255,8 @@ def write_pitch_angle_summary(path: Path, run, plan, results: dict, fig3: dict, 
             fgp.attrs["n_profiles"] = db_dist["n_profiles"]
             fgp.attrs["normalisation"] = ("column-normalised: for each database pitch angle, counts / "
                                           "(n_profiles * bin width); profiles with D = 0 are in 'zeros', positive D below the "
-                                          "first bin edge (at most 8 decades under the largest D) in no bin")
+                                          f"first bin edge (at most {WINDOW_DECADES:g} decades under the "
+                                          "largest D) in no bin")
             _ds(fgp, "alpha_deg", db_dist["alpha_deg"], "deg", "the database's own pitch-angle grid")
             _ds(fgp, "bin_edges_log10_daa", db_dist["edges"], "log10(1/s)", "bin edges of log10 D_aa")
             _ds(fgp, "counts", db_dist["counts"], "1", "profiles per bin [alpha, bin]")

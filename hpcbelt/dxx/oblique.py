@@ -52,8 +52,8 @@ diffusion coefficient that is weak but non-zero at every a0 above the cyclotron 
 peaks near 89 deg.  With it there is no true resonance gap.  Watt et al. (2021, Fig. 1) report
 the opposite for their PADIE database: "a region at ~75 deg where the resonant condition is
 not satisfied, and so there is no diffusion", f above 75 deg staying at its initial value for
-30 days, and D "rarely greater than 1e-5 1/s across all pitch angles" (our Landau peak near
-89 deg exceeds that in most profiles).  Resolving this contribution is also where bounce-averaged
+30 days, and D "rarely greater than 1e-5 1/s across all pitch angles" (with the Landau term,
+the peak near 89 deg exceeds that in 27 % of the default database's profiles).  Resolving this contribution is also where bounce-averaged
 quasi-linear theory is least safe: the resonance lies where v_par -> 0 and the mirror force
 changes v_par during the interaction.  ``landau=False`` (key ``oblique.include_landau``)
 therefore sums the cyclotron resonances only; the default database uses it, the calculator's
