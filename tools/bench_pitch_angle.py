@@ -8,7 +8,7 @@
    method = exact, and with method = explicit at the paper's dt = 0.1 s (``--skip-explicit``
    leaves the ~2 minute explicit run out), both on the study's own database.  The cost of the
    explicit scheme does not depend on the values of D, but its stability does (dt is refused
-   above the positivity limit); the default database's largest D, 1e-4 1/s, allows up to ~1.7 s.
+   above the positivity limit); the default database's largest D, 8.7e-5 1/s, allows up to 1.7 s.
 
 Usage:  .venv/bin/python tools/bench_pitch_angle.py [--np 2] [--skip-explicit] [--study FILE]
 """
