@@ -1,9 +1,5 @@
 """In-process MPI tests (pytest-mpi, run under mpirun -n 2 and -n 3 with --with-mpi)."""
 
-import shutil
-import tempfile
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pytest
@@ -15,23 +11,6 @@ from hpcbelt.errors import InputError
 from .agg_helpers import write_db, write_run
 
 pytestmark = pytest.mark.mpi(min_size=2)
-
-
-@pytest.fixture
-def comm():
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
-
-
-@pytest.fixture
-def shared_dir(comm):
-    path = tempfile.mkdtemp(prefix="hpcbelt-agg-mpi-") if comm.Get_rank() == 0 else None
-    path = Path(comm.bcast(path, root=0))
-    yield path
-    comm.Barrier()
-    if comm.Get_rank() == 0:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _numeric(path):

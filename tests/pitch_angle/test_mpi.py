@@ -5,9 +5,6 @@ member against the serial solver computed locally, so a member written by the wr
 the wrong slot or with a rank-dependent stream fails here.
 """
 
-import shutil
-import tempfile
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -22,24 +19,6 @@ from hpcbelt.pitch_angle.study import load_study
 from .helpers import make_study
 
 pytestmark = pytest.mark.mpi(min_size=2)
-
-
-@pytest.fixture
-def comm():
-    from mpi4py import MPI
-
-    return MPI.COMM_WORLD
-
-
-@pytest.fixture
-def shared_dir(comm):
-    """One temporary directory seen by all ranks, removed after the test."""
-    path = tempfile.mkdtemp(prefix="hpcbelt-mpi-") if comm.Get_rank() == 0 else None
-    path = Path(comm.bcast(path, root=0))
-    yield path
-    comm.Barrier()
-    if comm.Get_rank() == 0:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.mark.parametrize("method", ["exact", "explicit"])
