@@ -12,6 +12,18 @@ def _g(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.4g}"
 
 
+def _header(a, summary_path, elapsed_s, kind: str) -> list:
+    """Title and provenance lines common to both reports (``a``: the summary's root attributes)."""
+    ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
+    took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
+    return [f"# Aggregation of `{a['source_path']}`{kind}", "",
+            f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
+            f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}",
+            f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}",
+            f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
+            f"{a['created']}; summary `{Path(summary_path).name}`"]
+
+
 def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
     import h5py
 
@@ -26,14 +38,7 @@ def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: flo
         days = sg["day_requested"][()]
         ti = sg["time_index"][()]
         t_days = h5["time_days"][()]
-        lines = [f"# Aggregation of `{a['source_path']}`", ""]
-        lines.append(f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
-                     f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}")
-        ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
-        lines.append(f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}")
-        took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
-        lines.append(f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
-                     f"{a['created']}; summary `{Path(summary_path).name}`")
+        lines = _header(a, summary_path, elapsed_s, "")
         if not a["all_members_finished"]:
             lines.append("- **unfinished run**: only the finished members (member_done = 1) are aggregated")
         skipped = json.loads(a["days_skipped"])
@@ -116,14 +121,7 @@ def drift_report(summary_path, figures: dict | None = None, elapsed_s: float | N
 
     with h5py.File(summary_path, "r") as h5:
         a = h5.attrs
-        lines = [f"# Aggregation of `{a['source_path']}` (drift-diffusion)", ""]
-        lines.append(f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
-                     f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}")
-        ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
-        lines.append(f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}")
-        took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
-        lines.append(f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
-                     f"{a['created']}; summary `{Path(summary_path).name}`")
+        lines = _header(a, summary_path, elapsed_s, " (drift-diffusion)")
         lines.append(f"- PDE finished: {'yes' if a['pde_done'] else '**no** (PDE parts left out)'}; particle "
                      f"permutations finished: {a['permutations_finished']} / {a['permutations_total']}")
         if not a["all_finished"]:

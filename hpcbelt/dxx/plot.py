@@ -20,28 +20,20 @@ from ..aggregate.database_fig import WINDOW_DECADES
 
 
 def _load(path):
+    """The database checked by the study loader, and a title from its attributes."""
     import h5py
 
-    from .database import check_arrays
+    from ..pitch_angle.database import load
     p = Path(path)
     if not p.is_file():
         raise InputError(f"database {p}: file not found")
-    try:
-        fh = h5py.File(p, "r")
-    except OSError as exc:
-        raise InputError(f"database {p}: not a readable HDF5 file ({exc})") from None
-    with fh:
-        for k in ("alpha_deg", "daa"):
-            if k not in fh:
-                raise InputError(f"database {p}: missing dataset '{k}'")
-        a = fh["alpha_deg"][()]
-        d = fh["daa"][()]
-        m = fh["daa_of_mean_inputs"][()] if "daa_of_mean_inputs" in fh else None
-        title = f"L = {fh.attrs.get('L', float('nan')):g}, E = " \
-                f"{fh.attrs.get('energy_MeV', float('nan')):g} MeV, " \
-                f"{fh.attrs.get('wave_model', '?')}, N = {d.shape[0]}"
-    check_arrays(a, d, f"database {p}", m)
-    return a, d, m, title
+    db = load(p)
+    with h5py.File(p, "r") as fh:
+        wave_model = fh.attrs.get("wave_model", "?")
+    title = (f"L = {db.L if db.L is not None else float('nan'):g}, E = "
+             f"{db.energy_MeV if db.energy_MeV is not None else float('nan'):g} MeV, "
+             f"{wave_model}, N = {db.n_profiles}")
+    return db.alpha_deg, db.daa, db.daa_of_mean_inputs, title
 
 
 def column_pdf(alpha, daa, edges):
