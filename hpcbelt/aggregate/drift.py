@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..errors import InputError
-from .runfile import _check_text, open_h5, read_metadata, runs_of
+from .runfile import _check_text, open_h5, read_metadata, read_root_attrs, runs_of
 
 DRIFT_LAYOUTS = (1, 2)
 DEFAULT_HOURS = (3.0, 10.0)
@@ -76,15 +76,8 @@ def _inspect(h5, where) -> DriftRun:
     if layout not in DRIFT_LAYOUTS:
         raise InputError(f"{where}: layout_version = {layout}; this aggregator reads drift-diffusion layouts "
                          f"{', '.join(map(str, DRIFT_LAYOUTS))}")
-    root = {}
-    for k in ("kind", "title", "status", "hpcbelt_version", "git_commit", "seed", "end_time", "study_config_json",
-              "layout_version", "K_per_s"):
-        if k in h5.attrs:
-            v = h5.attrs[k]
-            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
-            if isinstance(v, str):
-                _check_text(v, f"{where}: root attribute '{k}'")
-            root[k] = v
+    root = read_root_attrs(h5, ("kind", "title", "status", "hpcbelt_version", "git_commit", "seed", "end_time",
+                                "study_config_json", "layout_version", "K_per_s"), where)
     t = _ds(h5, "time_s", where)[()].astype(float)
     L = _ds(h5, "pde/L_grid", where)[()].astype(float)
     mlt = _ds(h5, "pde/mlt_h", where)[()].astype(float)

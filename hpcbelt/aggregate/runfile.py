@@ -85,6 +85,19 @@ def _attr_str(obj, key, default=""):
     return v
 
 
+def read_root_attrs(h5, keys, where: str) -> dict:
+    """The root attributes ``keys`` that are present, as Python values (text decoded and checked)."""
+    root = {}
+    for k in keys:
+        if k in h5.attrs:
+            v = h5.attrs[k]
+            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+            if isinstance(v, str):
+                _check_text(v, f"{where}: root attribute '{k}'")
+            root[k] = v
+    return root
+
+
 def _check_text(v: str, what: str) -> None:
     try:
         v.encode("utf-8")
@@ -205,14 +218,7 @@ def _inspect(h5, where: str) -> PitchAngleRun:
         raise InputError(f"{where}: empty time_s or alpha_deg")
     if np.any(np.diff(time_s) <= 0) or np.any(np.diff(alpha) <= 0):
         raise InputError(f"{where}: time_s and alpha_deg must increase")
-    root = {}
-    for k in ROOT_ATTRS:
-        if k in h5.attrs:
-            v = h5.attrs[k]
-            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
-            if isinstance(v, str):
-                _check_text(v, f"{where}: root attribute '{k}'")
-            root[k] = v
+    root = read_root_attrs(h5, ROOT_ATTRS, where)
 
     # experiment order: as in the study file, else alphabetical
     names = []
