@@ -23,23 +23,6 @@ from pathlib import Path  # noqa: E402
 from . import __version__  # noqa: E402
 from .errors import InputError, RunInterrupted  # noqa: E402
 
-STUDY_KINDS = {
-    "pitch_angle": "hpcbelt.pitch_angle",
-    "drift_diffusion": "hpcbelt.drift",
-}
-
-
-def _study_kind(path: Path) -> str:
-    from .config import read_toml
-
-    doc, _ = read_toml(path)
-    kind = doc.get("kind")
-    if kind not in STUDY_KINDS:
-        raise InputError(f"{path}: kind: expected one of {', '.join(repr(k) for k in STUDY_KINDS)}, "
-                         f"got {kind!r}")
-    return kind
-
-
 def cmd_run(args) -> int:
     from .parallel import StopRequests
 
@@ -49,9 +32,8 @@ def cmd_run(args) -> int:
 
 
 def _run(args) -> int:
-    import importlib
-
-    from . import output
+    from . import output, studies
+    from .config import StudyFile
     from .parallel import abort_on_exception, root_decides, world
 
     comm = world()
@@ -60,30 +42,28 @@ def _run(args) -> int:
     out = Path(args.output) if args.output else Path(study_path.stem + ".h5")
 
     def prepare():
-        kind = _study_kind(study_path)
-        module = importlib.import_module(STUDY_KINDS[kind] + ".study")
+        source = StudyFile.read(study_path)            # the one read of the study file
+        kind = studies.kind_of_study(source.doc, study_path)
+        extra = {}
         if args.experiments:
-            if kind != "pitch_angle":
-                raise InputError(f"--experiments: only pitch_angle studies have experiments ({study_path} "
-                                 f"is {kind})")
-            only = [n.strip() for n in args.experiments.split(",") if n.strip()]
-            study = module.load_study(study_path, args.set, only)
-        else:
-            study = module.load_study(study_path, args.set)
+            if not kind.has_experiments:
+                raise InputError(f"--experiments: only studies with [[experiment]] tables can run a "
+                                 f"subset ({study_path} is {kind.name})")
+            extra["experiments"] = [n.strip() for n in args.experiments.split(",") if n.strip()]
+        study = kind.get("load")(source, args.set, **extra)
         done = None
         if args.restart and out.exists():
-            driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
-            done = driver.restart_state(study, out)
+            done = kind.get("restart_state")(study, out)
         output.check_output_path(out, args.overwrite or done is not None)
-        return kind, study, done
+        return kind.name, study, done
 
-    kind, study, done = root_decides(comm, prepare)
-    driver = importlib.import_module(STUDY_KINDS[kind] + ".driver")
+    name, study, done = root_decides(comm, prepare)
+    kind = studies.get(name)
     if done is not None and all(d.all() for d in done.values()):
         if comm.Get_rank() == 0:
             print(f"hpcbelt: {out} is already complete; nothing to do", file=sys.stderr)
         return 0
-    driver.run(study, comm, out, quiet=args.quiet, done=done)
+    kind.get("run")(study, comm, out, quiet=args.quiet, done=done)
     if comm.Get_rank() == 0 and not args.quiet:
         print(f"hpcbelt: wrote {out}", file=sys.stderr)
     return 0
@@ -109,12 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "or --set time.method=explicit; repeatable; stored in the output")
     p.set_defaults(func=cmd_run)
 
+    from . import studies
+
     p = sub.add_parser("keys", help="list every key of a study kind with type, default and unit")
-    p.add_argument("kind", choices=sorted(STUDY_KINDS))
+    p.add_argument("kind", choices=studies.names())
     p.set_defaults(func=cmd_keys)
 
     # the other commands live with their subpackages; each adds its own sub-parser
-    from .aggregate import cli as aggregate_cli, sweep
+    from .aggregate import cli as aggregate_cli
+    from .aggregate.watt2021 import sweep
     from .dxx import cli as dxx_cli
     from .slurm import cli as slurm_cli
 
@@ -124,12 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_keys(args) -> int:
-    import importlib
-
+    from . import studies
     from .config import describe
 
-    schema = importlib.import_module(STUDY_KINDS[args.kind] + ".study").SCHEMA
-    print("\n".join(describe(schema)))
+    print("\n".join(describe(studies.get(args.kind).get("schema"))))
     return 0
 
 

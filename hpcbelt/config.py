@@ -165,6 +165,28 @@ def read_toml(path: str | Path) -> tuple[dict, str]:
     return doc, text
 
 
+@dataclass(frozen=True)
+class StudyFile:
+    """A study file read once: its path, raw text and parsed TOML (before ``--set`` overrides).
+
+    The command line reads the file once, finds its ``kind`` and hands this object to that
+    kind's loader; loaders also accept a plain path (:meth:`coerce`).
+    """
+
+    path: Path
+    text: str
+    doc: dict
+
+    @classmethod
+    def read(cls, path: str | Path) -> "StudyFile":
+        doc, text = read_toml(path)
+        return cls(Path(path), text, doc)
+
+    @classmethod
+    def coerce(cls, source: "StudyFile | str | Path") -> "StudyFile":
+        return source if isinstance(source, StudyFile) else cls.read(source)
+
+
 def apply_overrides(doc: dict, overrides: list[str] | None, source: str) -> dict:
     """Apply ``--set table.key=value`` overrides (value in TOML syntax; bare words are strings).
 

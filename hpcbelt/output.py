@@ -10,8 +10,14 @@ Modes (chosen by :func:`io_mode`):
             Slower for big runs; one warning line says so.
 ``serial``  one rank: a plain file.
 
+Drivers never branch on the mode: :meth:`RunFile.put` writes directly (mpio, serial) or posts
+to rank 0 (funnel), and :meth:`RunFile.finish` closes the file with its final status.
+
 Every dataset gets a ``units`` attribute; the root carries the study text, code version,
 git commit, MPI size, host, start and end time, and the I/O mode.
+
+The study-neutral readers (:func:`open_h5`, :func:`read_metadata`, :func:`read_root_attrs`,
+:func:`file_identity`) turn every problem with a file someone hands us into one InputError.
 """
 
 from __future__ import annotations
@@ -134,11 +140,46 @@ class RunFile:
     """The output file of a run, open on the ranks that write to it."""
 
     def __init__(self, path: Path, comm, mode: str):
+        from .parallel import Hub
+
         self.path = Path(path)
         self.comm = comm
         self.mode = mode
         self.rank = comm.Get_rank()
         self.h5 = None
+        # the channel funnelled writes (and the rounds loop's progress) travel through
+        self.hub = Hub(comm, None, on_write=self.write)
+
+    def put(self, dset: str, selection, array) -> None:
+        """Write ``array`` to ``dset[selection]`` from any rank, whatever the I/O mode."""
+        if self.mode == "funnel":
+            self.hub.write(dset, selection, array)
+        else:
+            self.write(dset, selection, array)
+
+    @classmethod
+    def open_run(cls, path, comm, *, resume: bool, layout: Callable | None = None,
+                 attrs: dict | None = None) -> "RunFile":
+        """The run file of ``hpcbelt run``: a new one (``layout``, ``attrs``) or, with ``resume``,
+        the earlier one continued (collective).  The I/O mode is chosen and announced here."""
+        mode = io_mode_announced(comm)
+        if resume:
+            return cls.resume(path, comm, mode)
+        return cls.create(path, comm, mode, layout, attrs)
+
+    def finish(self, rounds, what: str, extra: dict | None = None, note: str = "") -> None:
+        """Close after :func:`hpcbelt.parallel.run_rounds` with status 'complete', or
+        'interrupted (SIGNAL)' and RunInterrupted (exit 75) when the ranks agreed to stop."""
+        from .errors import RunInterrupted
+
+        end = self.comm.bcast(now_iso() if self.rank == 0 else None, root=0)
+        final = {"end_time": end, **(extra or {})}
+        if rounds.stopped:
+            self.close({**final, "status": f"interrupted ({rounds.stopped})"})
+            raise RunInterrupted(f"stopped by {rounds.stopped} with {rounds.remaining} of {rounds.total} "
+                                 f"{what} left{note}; {self.path} is consistent: resume with "
+                                 "'hpcbelt run --restart'")
+        self.close({**final, "status": "complete"})
 
     @property
     def writes_here(self) -> bool:
@@ -212,8 +253,8 @@ class RunFile:
             "status": "running", "restarts": n, "mpi_size": comm.Get_size(), "parallel_io": mode,
             f"restart_{n}_start_time": info["start_time"], f"restart_{n}_git_commit": info["git_commit"]})
 
-    def member_finished(self) -> None:
-        """Push buffered raw data to the OS after a member (serial files; mpio writes directly)."""
+    def item_finished(self) -> None:
+        """Push buffered raw data to the OS after a work item (serial files; mpio writes directly)."""
         if self.mode != "mpio" and self.rank == 0:
             self.h5.flush()
 
@@ -224,6 +265,7 @@ class RunFile:
     def close(self, attrs: dict) -> None:
         """Write final root attributes (same values on every rank) and close (collective)."""
         if self.writes_here:
+            self.h5.flush()
             for k, v in attrs.items():
                 self.h5.attrs[k] = v
             self.h5.close()
@@ -308,3 +350,131 @@ def first_difference(a, b, prefix="") -> str:
             if x != y:
                 return first_difference(x, y, f"{prefix.rstrip('.')}[{i}].")
     return f"{prefix.rstrip('.')}: file has {a!r}, study has {b!r}"
+
+
+# ------------------------------------------------------------------------------------------
+# Study-neutral readers: every problem with a file handed to us becomes one InputError
+# ------------------------------------------------------------------------------------------
+
+# Members per HDF5 read call.  One call over many chunks makes HDF5 (1.10) keep a selection per
+# chunk touched, about 7 kB each: 10,000 members in one call cost ~70 MB outside numpy.  Reading
+# at most this many members (one chunk each) per call bounds that overhead to a few MB.
+MEMBERS_PER_READ = 256
+
+
+def open_h5(path: str | Path, chunk_cache_bytes: int = 0):
+    """Open ``path`` read-only; HDF5 errors become InputError.
+
+    ``chunk_cache_bytes = 0`` (the default) disables HDF5's chunk cache: run files store one
+    member per chunk, and without the cache a slab of a few times is read straight from the file
+    instead of the whole member's chunk being read for every time block.
+    """
+    import h5py
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file not found")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file")
+    try:
+        return h5py.File(p, "r", rdcc_nbytes=int(chunk_cache_bytes))
+    except OSError as exc:
+        reason = str(exc)
+        if "signature" in reason or "not an hdf5" in reason.lower():
+            raise InputError(f"{p}: not an HDF5 file (expected an hpcbelt run file)") from None
+        if "truncated" in reason:
+            raise InputError(f"{p}: truncated HDF5 file ({reason}); was the run's file copied "
+                             f"completely?") from None
+        if "lock" in reason:
+            raise InputError(f"{p}: cannot open, the file is locked (is a run still writing it?): "
+                             f"{reason}") from None
+        raise InputError(f"{p}: cannot open as HDF5 (corrupted?): {reason}") from None
+
+
+def read_metadata(path, inspect: Callable):
+    """``inspect(h5, where)`` on an open file; HDF5 errors while reading its metadata (a truncated
+    or corrupted file) become one InputError naming the file."""
+    where = str(path)
+    with open_h5(path) as h5:
+        try:
+            return inspect(h5, where)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise InputError(f"{where}: cannot read the run file's metadata (truncated or corrupted?): "
+                             f"{exc}") from None
+
+
+def check_text(v: str, what: str) -> None:
+    """Refuse text that is not valid UTF-8 (a corrupted name or attribute)."""
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not valid UTF-8 text: corrupted file") from None
+
+
+def attr_str(obj, key, default=""):
+    """A text attribute of an HDF5 object, decoded and checked."""
+    v = obj.attrs.get(key, default)
+    if isinstance(v, bytes):
+        v = v.decode("utf-8", "replace")
+    if isinstance(v, str):
+        check_text(v, f"{obj.file.filename}: {obj.name} attribute '{key}'")
+    return v
+
+
+def read_root_attrs(h5, keys, where: str) -> dict:
+    """The root attributes ``keys`` that are present, as Python values (text decoded and checked)."""
+    root = {}
+    for k in keys:
+        if k in h5.attrs:
+            v = h5.attrs[k]
+            v = v.decode("utf-8", "replace") if isinstance(v, bytes) else (v.item() if hasattr(v, "item") else v)
+            if isinstance(v, str):
+                check_text(v, f"{where}: root attribute '{k}'")
+            root[k] = v
+    return root
+
+
+def file_kind(path: str | Path) -> str | None:
+    """The ``kind`` root attribute of an HDF5 file (None when absent); InputError if unreadable."""
+    with open_h5(path) as h5:
+        try:
+            kind = attr_str(h5, "kind", None)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            raise InputError(f"{path}: cannot read the root attributes (corrupted?): {exc}") from None
+    return None if kind is None else str(kind)
+
+
+def file_identity(path: str | Path, checksum: bool = True) -> dict:
+    """Size, modification time and (unless ``checksum`` is False) sha256 of a file, streamed."""
+    import hashlib
+
+    p = Path(path)
+    st = p.stat()
+    info = {"source_path": str(p.resolve()), "source_size_bytes": int(st.st_size),
+            "source_mtime": _dt.datetime.fromtimestamp(st.st_mtime, _dt.timezone.utc).isoformat(timespec="seconds"),
+            "source_sha256": ""}
+    if checksum:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        info["source_sha256"] = h.hexdigest()
+    return info
+
+
+def runs_of(indices) -> list[tuple[int, int]]:
+    """Contiguous runs [(start, stop), ...] of a sorted integer array (for slab reads)."""
+    idx = np.asarray(indices, np.int64)
+    if idx.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = np.concatenate([[0], breaks])
+    stops = np.concatenate([breaks, [idx.size]])
+    return [(int(idx[a]), int(idx[b - 1]) + 1) for a, b in zip(starts, stops)]
+
+
+def read_runs(indices):
+    """Contiguous runs of ``indices`` cut into pieces of at most MEMBERS_PER_READ items."""
+    for m0, m1 in runs_of(indices):
+        for a in range(m0, m1, MEMBERS_PER_READ):
+            yield a, min(m1, a + MEMBERS_PER_READ)

@@ -1,9 +1,17 @@
-"""Everything MPI in one place: work decomposition, root-side message hub, error agreement.
+"""Every rank decision in one place: dealing work, rounds with an agreed stop, gathering,
+progress, the root-side message hub and error agreement.
 
-Physics and kernel modules never import mpi4py; drivers receive a communicator from here.
-Work items (ensemble members, test-particle permutations) are dealt round-robin over ranks;
-since every item's random stream depends only on the study seed and the item's identity, the
-results do not depend on the number of ranks.
+Physics and kernel modules never import mpi4py; drivers receive a communicator and hand their
+work to one of two loops here:
+
+* :func:`run_rounds` -- the loop of ``hpcbelt run``: items (ensemble members, permutations, PDE
+  chunks) in rounds of one item per rank; between rounds the ranks agree whether a stop signal
+  arrived, progress over all ranks is drawn by rank 0, and the count of items left is returned.
+* :func:`deal_and_gather` -- independent items whose results rank 0 needs in item order (the
+  database build, the aggregation passes), with every-rank error agreement.
+
+Work items are dealt round-robin (:func:`deal`); since every item's random stream depends only
+on the study seed and the item's identity, results do not depend on the number of ranks.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import Any, Callable
 
 TAG_HUB = 7301
@@ -27,6 +36,98 @@ def world():
 def my_items(items: list, comm) -> list:
     """The items this rank owns: round-robin, item i to rank i mod size."""
     return items[comm.Get_rank()::comm.Get_size()]
+
+
+def deal(items: list, size: int) -> list[list]:
+    """Round-robin queues, one per rank: item i goes to rank i mod size."""
+    return [list(items[r::size]) for r in range(size)]
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """What :func:`run_rounds` did (same on every rank)."""
+
+    stopped: str | None        # name of the agreed stop signal, or None when every item ran
+    remaining: int             # items of all ranks not run
+    total: int                 # items of all ranks
+
+
+def run_rounds(comm, queues: list[list], work: Callable[[Any], None], *, label: str, quiet: bool = False,
+               hub: "Hub | None" = None, after_item: Callable[[], None] | None = None) -> Rounds:
+    """Run ``work(item)`` for this rank's queue, in rounds of one item per rank (collective).
+
+    ``queues[r]`` is rank r's list of items (:func:`deal` makes round-robin queues; a driver
+    may balance them itself).  Before every round the ranks agree (:class:`StopRequests`) whether
+    SIGTERM, SIGUSR1 or SIGINT has arrived anywhere; if so every rank stops before the same
+    round, so nobody waits in a collective the others never reach.  After each item
+    ``after_item()`` runs (e.g. pushing the item's data to disk) and one unit of progress goes to
+    rank 0's bar.  ``hub`` carries that progress (and, in funnel I/O, the data); it is drained
+    here before returning.
+    """
+    rank = comm.Get_rank()
+    mine = queues[rank]
+    total = sum(len(q) for q in queues)
+    progress = Progress(total, label, enabled=(rank == 0 and not quiet))
+    if hub is None:
+        hub = Hub(comm, progress)
+    else:
+        hub.progress = progress
+    n_rounds = max((len(q) for q in queues), default=0)
+    stopped, ran = None, 0
+    with StopRequests() as stop:
+        for r in range(n_rounds):
+            stopped = stop.agreed(comm)
+            if stopped:
+                break
+            if r < len(mine):
+                work(mine[r])
+                ran += 1
+                if after_item is not None:
+                    after_item()
+                hub.advance(1)
+        hub.finish()
+    remaining = comm.allreduce(len(mine) - ran)
+    return Rounds(stopped, int(remaining), int(total))
+
+
+def deal_and_gather(comm, items: list, fn: Callable, *, context: Callable | None = None,
+                    label: str | None = None, quiet: bool = True) -> list | None:
+    """``[fn(item) for item in items]`` computed round-robin over ranks, gathered on rank 0.
+
+    Returns the results in item order on rank 0 and None elsewhere.  With ``context`` (a
+    factory of a context manager, e.g. opening a file once per rank) the call is
+    ``fn(resource, item)``.  An InputError on any rank is raised on every rank
+    (:func:`all_agree`).  ``label`` draws a progress bar over all ranks on rank 0.
+    """
+    import contextlib
+
+    rank, size = comm.Get_rank(), comm.Get_size()
+    mine = list(range(rank, len(items), size))
+    progress = Progress(len(items), label or "", enabled=bool(label) and rank == 0 and not quiet)
+    hub = Hub(comm, progress)
+
+    def work():
+        out = {}
+        with (context() if context is not None else contextlib.nullcontext()) as res:
+            for i in mine:
+                out[i] = fn(res, items[i]) if context is not None else fn(items[i])
+                hub.advance(1)
+        return out
+
+    try:
+        part = all_agree(comm, work)
+    finally:
+        hub.finish()
+    if size == 1:
+        return [part[i] for i in range(len(items))]
+    parts = comm.gather(part, root=0)
+    del part
+    if rank != 0:
+        return None
+    merged = {}
+    for p in parts:
+        merged.update(p)
+    return [merged[i] for i in range(len(items))]
 
 
 def root_decides(comm, fn: Callable[[], Any]) -> Any:

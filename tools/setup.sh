@@ -52,7 +52,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 $PIP install -q --upgrade pip setuptools wheel
-$PIP install -q -c tools/constraints.txt numpy scipy numba matplotlib "cython>=3" pkgconfig pytest pytest-mpi
+$PIP install -q -c tools/constraints.txt numpy scipy numba matplotlib "cython>=3" pkgconfig pytest pytest-mpi import-linter
 
 if ! "$VENV/bin/python" -c "import mpi4py" 2>/dev/null; then
     echo "setup: building mpi4py against $(command -v mpicc)"

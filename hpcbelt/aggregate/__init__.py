@@ -1,19 +1,19 @@
 """Aggregation of run files: ensemble statistics, PDFs, the papers' figures and a report.
 
 ``hpcbelt aggregate RUN.h5 [-o SUMMARY.h5] [--figures DIR]`` (or ``tools/aggregate.py``) reads a
-run file written by ``hpcbelt run`` and writes a self-describing summary file (layout in
-:mod:`.summary`), PNG figures (:mod:`.figures`) and a Markdown report (:mod:`.report`).
+run file written by ``hpcbelt run`` and writes a self-describing summary file, PNG figures and a
+Markdown report.
 
-Modules:
-  runfile       open and check run files, read slabs of finished members (errors -> InputError)
-  stats         the statistics on in-memory blocks (pure numpy: percentiles, PDFs, bootstrap)
-  pitch_angle   the streaming, MPI-divided aggregation of a pitch-angle run
-  drift         the same for a drift-diffusion run (PDE, radial solver, test particles)
-  database_fig  the distribution of the database profiles (Fig 1)
-  summary       the summary file layout and writer (pitch angle; drift writes its own)
-  figures       plots drawn from a pitch-angle summary only; figures_drift for drift runs
-  report        the Markdown reports
-  driver, cli   the command (cli is imported by 'hpcbelt' at start-up, so it imports nothing heavy)
+A generic core, and one subpackage per study kind with the same module names:
+
+  core          driver (the steps, the same for every kind), cli (common options; each kind adds
+                its group), files (summary header, datasets, figure and report files), stats
+                (statistics on in-memory blocks: percentiles, PDFs, bootstrap)
+  watt2021/     pitch-angle runs (Watt et al. 2021), and the dt sweep (aggregate-sweep)
+  lejosne2023/  drift-diffusion runs (Lejosne & Albert 2023)
+     options  plan  compute  summary  figures  report     in each; __init__ holds its AGGREGATOR
+
+The kind of a run file picks its aggregator through :mod:`hpcbelt.studies`.
 """
 
 

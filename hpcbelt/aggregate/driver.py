@@ -1,11 +1,15 @@
 """``hpcbelt aggregate``: from a run file to a summary file, PNG figures and a Markdown report.
 
-All ranks call :func:`aggregate_file`.  Rank 0 checks the input and the options first and
-broadcasts the verdict (so a bad file stops every rank with the same one-line error), the
-statistics are computed by all ranks (see :mod:`.pitch_angle`), and rank 0 writes the summary
-under a temporary name in the output directory, draws the figures from it, writes the report,
-and only then renames the summary into place.  An error at any point removes the temporary
-file: no partial summary is ever left under the requested name.
+The same steps for every study kind; what is specific to a kind is its
+:class:`hpcbelt.studies.Aggregator` (found from the run file's ``kind`` attribute):
+
+1. rank 0 checks the input file and the options (``inspect``, ``plan``) and broadcasts the
+   verdict, so a bad file stops every rank with the same one-line error;
+2. every rank computes its share of the statistics (``compute``);
+3. rank 0 writes the summary under a temporary name in the output directory
+   (``write_summary``, after the common header), draws the figures from it, writes the report,
+   and only then renames the summary into place.  An error at any point removes the temporary
+   files: no partial summary is ever left under the requested name.
 """
 
 from __future__ import annotations
@@ -16,11 +20,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import output, studies
 from ..errors import InputError
 from ..parallel import root_decides
-from . import pitch_angle as pa
-from .runfile import (check_summary_output, file_identity, inspect_pitch_angle, run_kind,
-                      summary_path_for)
+from . import files
 
 
 @dataclass
@@ -35,9 +38,9 @@ def _stat(path):
     return st.st_size, st.st_mtime_ns
 
 
-def _prepare_outputs(run_path: Path, output, report, figures_dir, overwrite) -> Outputs:
-    out = Path(output) if output else summary_path_for(run_path)
-    check_summary_output(out, run_path, overwrite)
+def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite) -> Outputs:
+    out = Path(output_path) if output_path else files.summary_path_for(run_path)
+    files.check_summary_output(out, run_path, overwrite)
     rep = Path(report) if report else out.with_suffix(".md")
     if rep.resolve() in (run_path.resolve(), out.resolve()):
         raise InputError(f"--report {rep}: must differ from the run file and the summary")
@@ -51,75 +54,66 @@ def _prepare_outputs(run_path: Path, output, report, figures_dir, overwrite) -> 
     return Outputs(out, rep, figs)
 
 
-def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts: pa.Options | None = None,
-                   comm=None, quiet: bool = False, overwrite: bool = False, drift_opts=None) -> Outputs:
-    """Aggregate ``run_path`` (a pitch-angle or a drift-diffusion run); returns the paths written.
+def run_kind(path) -> str:
+    """The ``kind`` of an hpcbelt run file; InputError for anything else (e.g. a summary)."""
+    kind = output.file_kind(path)
+    if kind is None:
+        raise InputError(f"{path}: HDF5 file without a 'kind' attribute: not an hpcbelt run file")
+    if kind == files.SUMMARY_KIND:
+        raise InputError(f"{path}: this is an aggregation summary, not a run file; pass the run file "
+                         f"that 'hpcbelt run' wrote")
+    return kind
 
-    All ranks call this.  ``opts`` are the pitch-angle options, ``drift_opts`` the drift ones
-    (:class:`hpcbelt.aggregate.drift.DriftOptions`); only those of the file's kind are used.
+
+def _pick_options(agg: studies.Aggregator, candidates):
+    """The options object of this aggregator's type among ``candidates``, else its defaults."""
+    default = agg.get("options")(None)
+    for o in candidates:
+        if isinstance(o, type(default)):
+            return o
+    return default
+
+
+def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=None, comm=None,
+                   quiet: bool = False, overwrite: bool = False, drift_opts=None, options=()) -> Outputs:
+    """Aggregate ``run_path`` (a run file of any registered study kind); returns the paths written.
+
+    All ranks call this.  ``opts``, ``drift_opts`` and ``options`` are option objects of the
+    kinds' aggregators (e.g. :class:`hpcbelt.aggregate.watt2021.options.Options`); the one that
+    matches the file's kind is used, its defaults otherwise.
     """
-    from . import drift as dr
-
     if comm is None:
         from ..parallel import world
 
         comm = world()
-    opts = opts or pa.Options()
-    drift_opts = drift_opts or dr.DriftOptions(memory_bytes=opts.memory_bytes, checksum=opts.checksum)
+    candidates = [o for o in (opts, drift_opts, *options) if o is not None]
     rank = comm.Get_rank()
     t_start = time.monotonic()
     run_path = Path(run_path)
 
     def prepare():
         kind = run_kind(run_path)
-        if kind not in ("pitch_angle", "drift_diffusion"):
-            raise InputError(f"{run_path}: kind = {kind!r}: not a run file this command can aggregate "
-                             f"(expected 'pitch_angle' or 'drift_diffusion')")
+        agg = studies.aggregator_for(kind, run_path)
         outs = _prepare_outputs(run_path, output, report, figures_dir, overwrite)
-        if kind == "pitch_angle":
-            run = inspect_pitch_angle(run_path)
-            plan = pa.make_plan(run, opts)
-        else:
-            run = dr.inspect_drift(run_path)
-            plan = dr.make_drift_plan(run, drift_opts)
-        return kind, run, plan, outs, _stat(run_path)
+        o = _pick_options(agg, candidates)
+        run = agg.get("inspect")(run_path)
+        plan = agg.get("plan")(run, o)
+        return kind, o, run, plan, outs, _stat(run_path)
 
-    kind, run, plan, outs, stat0 = root_decides(comm, prepare)
-    if kind == "pitch_angle":
-        results = pa.aggregate(run, plan, comm)
-    else:
-        results = dr.aggregate_drift(run, plan, comm)
+    kind, opts, run, plan, outs, stat0 = root_decides(comm, prepare)
+    agg = studies.aggregator_for(kind, run_path)
+    results = agg.get("compute")(run, plan, comm)
 
     def finish():
-        from .report import drift_report, pitch_angle_report
-        from .summary import temp_name
-
-        tmp = temp_name(outs.summary)
-        rep_tmp = outs.report.with_name(f".{outs.report.name}.tmp-{os.getpid()}")
+        tmp = files.temp_name(outs.summary)
+        rep_tmp = files.temp_name(outs.report)
         try:
-            if kind == "pitch_angle":
-                from . import summary
-                from .database_fig import database_distribution
-                from .figures import make_figures
-
-                fig3 = pa.fig3_data(run, plan)
-                extra = pa.snapshot_and_ratios(run, plan, results)
-                db = database_distribution(run.database)
             _check_unchanged(run_path, stat0)
-            checksum = opts.checksum if kind == "pitch_angle" else drift_opts.checksum
-            ident = file_identity(run_path, checksum=checksum)
-            if kind == "pitch_angle":
-                summary.write_pitch_angle_summary(tmp, run, plan, results, fig3, extra, db, comm.Get_size(),
-                                                  ident, pa.options_json(opts))
-                figs = make_figures(tmp, outs.figures) if outs.figures is not None else {}
-                text = pitch_angle_report(tmp, figs, time.monotonic() - t_start)
-            else:
-                from .figures_drift import make_drift_figures
-
-                dr.write_drift_summary(tmp, run, plan, results, comm.Get_size(), ident,
-                                       dr.options_json(drift_opts))
-                figs = make_drift_figures(tmp, outs.figures) if outs.figures is not None else {}
-                text = drift_report(tmp, figs, time.monotonic() - t_start)
+            identity = output.file_identity(run_path, checksum=opts.checksum)
+            header = files.summary_header(kind, run.root, identity, opts, comm.Get_size())
+            agg.get("write_summary")(tmp, run, plan, results, header)
+            figs = (files.make_figures(tmp, outs.figures, agg.get("figures")) if outs.figures is not None else {})
+            text = agg.get("report")(tmp, figs, time.monotonic() - t_start)
             text = text.replace(f"`{tmp.name}`", f"`{outs.summary.name}`")
             rep_tmp.write_text(text)
             os.replace(rep_tmp, outs.report)
@@ -132,14 +126,7 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts: p
 
     root_decides(comm, finish)
     if rank == 0 and not quiet:
-        if kind == "pitch_angle":
-            used = ", ".join(f"{ex.name} {ex.n_done}/{ex.members}" for ex in run.experiments)
-            unfinished = not all(ex.n_done == ex.members for ex in run.experiments)
-        else:
-            p = run.particles
-            used = (f"PDE {'done' if run.pde_done else 'not finished'}"
-                    + (f", permutations {p['done'].size}/{p['n_perm']}" if p else ""))
-            unfinished = not run.pde_done or (p is not None and p["done"].size < p["n_perm"])
+        used, unfinished = agg.get("used")(run)
         print(f"hpcbelt: aggregated {run_path} (finished: {used}) -> {outs.summary}, "
               f"{outs.report}" + (f", figures in {outs.figures}" if outs.figures else ""), file=sys.stderr)
         if unfinished:

@@ -113,14 +113,27 @@ def _sbatch(script: Path, options: list[str], dry_run: bool) -> str:
     return r.stdout.strip().split(";")[0]
 
 
+def _checked_study(path: Path):
+    """Read a study and find its kind through the registry before anything is queued (a file
+    that is not TOML, or of an unknown kind, fails here rather than in the queue).  The full
+    validation runs in the job, where the inputs it names (databases) must exist."""
+    from .. import studies as registry
+    from ..config import StudyFile
+
+    source = StudyFile.read(path)
+    return source, registry.kind_of_study(source.doc, path)
+
+
 def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Site,
            split_experiments: bool = False, aggregate: bool = True, dry_run: bool = False,
            signal_s: int = 60, max_requeues: int = 20, agg_time: str = "1:00:00",
            run_args: list[str] | None = None) -> dict[str, str]:
     """Render and submit; returns {"run": id, "aggregate": id}."""
+    sources = []
     for s in studies:
         if not s.is_file():
             raise InputError(f"study {s}: file not found")
+        sources.append(_checked_study(s))
     limit_s = slurm_minutes(time) * 60
     if signal_s + SLURM_CHECK_S >= limit_s:
         raise InputError(f"--signal-lead {signal_s}: with --time {time} ({limit_s:g} s) Slurm would send the "
@@ -137,8 +150,11 @@ def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Sit
     if split_experiments:
         if len(studies) != 1:
             raise InputError("--split-experiments takes exactly one study")
-        raw = tomllib.loads(studies[0].read_text())
-        names = [e.get("name") for e in raw.get("experiment", [])]
+        source, kind = sources[0]
+        if not kind.has_experiments:
+            raise InputError(f"--split-experiments: study {studies[0]} is of kind {kind.name!r}, which has no "
+                             "[[experiment]] tables")
+        names = [e.get("name") for e in source.doc.get("experiment", [])]
         if not names:
             raise InputError(f"study {studies[0]}: no [[experiment]] tables to split")
         for n in names:

@@ -1,0 +1,155 @@
+"""The files an aggregation writes, whatever the study: summary header, datasets, figures, paths.
+
+Every summary is written by rank 0 under a temporary name (:func:`temp_name`) and renamed into
+place by the driver once its figures and report are done.  Its root attributes start with one
+common header (:func:`summary_header`): what it is, who made it, from which run file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..errors import InputError
+from ..output import attr_str, git_commit, now_iso
+
+SUMMARY_KIND = "aggregate_summary"
+SUMMARY_LAYOUT_VERSION = 1
+
+
+def summary_header(source_kind: str, run_root: dict, identity: dict, opts, mpi_size: int) -> dict:
+    """Root attributes every summary starts with.
+
+    ``run_root`` holds root attributes read from the run file (copied as ``source_<name>``),
+    ``identity`` the run file's path, size, mtime and sha256 (:func:`hpcbelt.output.file_identity`),
+    ``opts`` the aggregation options (a dataclass with ``memory_bytes``).
+    """
+    head = {
+        "kind": SUMMARY_KIND,
+        "summary_layout_version": SUMMARY_LAYOUT_VERSION,
+        "source_kind": source_kind,
+        "hpcbelt_version": __version__,
+        "git_commit": git_commit(),
+        "created": now_iso(),
+        "host": socket.gethostname(),
+        "mpi_size": int(mpi_size),
+        **identity,
+        **{f"source_{k}": v for k, v in run_root.items() if k != "kind"},
+        "options_json": options_json(opts),
+        "memory_budget_bytes_per_rank": int(opts.memory_bytes),
+    }
+    return head
+
+
+def write_attrs(obj, attrs: dict) -> None:
+    for k, v in attrs.items():
+        obj.attrs[k] = v
+
+
+def options_json(opts) -> str:
+    """The aggregation options as JSON (stored in every summary)."""
+    return json.dumps(asdict(opts), sort_keys=True,
+                      default=lambda o: list(o) if isinstance(o, tuple) else str(o))
+
+
+def dataset(group, name, data, units, description, dims=()):
+    """A dataset with ``units`` and ``description``; ``dims`` are dimension scales (or None)."""
+    d = group.create_dataset(name, data=np.asarray(data))
+    d.attrs["units"] = units
+    d.attrs["description"] = description
+    for i, scale in enumerate(dims):
+        if scale is not None:
+            d.dims[i].attach_scale(scale)
+    return d
+
+
+def temp_name(path: Path) -> Path:
+    """Where a file is written before it is renamed to ``path`` (same directory)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def summary_path_for(run_path: str | Path) -> Path:
+    p = Path(run_path)
+    return p.with_name(p.stem + "_summary.h5")
+
+
+def is_summary(path: str | Path) -> bool:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as h5:
+            return attr_str(h5, "kind", "") == SUMMARY_KIND
+    except OSError:
+        return False
+
+
+def check_summary_output(out: Path, run_path: str | Path, overwrite: bool) -> Path:
+    """Refuse to write over the run file, a directory, or a file that is not an earlier summary.
+
+    An earlier summary (root attribute kind = 'aggregate_summary') is replaced without
+    ``--overwrite``: it is derived data and ``make run`` re-aggregates every time.
+    """
+    out = Path(out)
+    if out.resolve() == Path(run_path).resolve():
+        raise InputError(f"output {out}: is the run file itself; choose another name")
+    if out.is_dir():
+        raise InputError(f"output {out}: is a directory; expected a file name")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"output {out}: directory {parent} is not writable")
+    if out.exists() and not overwrite and not is_summary(out):
+        raise InputError(f"output {out}: exists and is not an hpcbelt summary; pass --overwrite "
+                         f"to replace it")
+    return out
+
+
+def make_figures(summary_path, outdir, figures: dict) -> dict:
+    """Draw ``figures`` (name -> ``plot(h5) -> (figure, data)``) from a summary into ``outdir``.
+
+    Returns name -> PNG path.  Each PNG is written under a temporary name and renamed, so a
+    reader never sees a half-written file; every figure is closed after saving.
+    """
+    import h5py
+    import matplotlib.pyplot as plt
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    with h5py.File(summary_path, "r") as h5:
+        for name, fn in figures.items():
+            fig, _ = fn(h5)
+            path = out / f"{name}.png"
+            tmp = out / f".{name}.png.tmp-{os.getpid()}"
+            fig.savefig(tmp, dpi=110, format="png")
+            plt.close(fig)
+            os.replace(tmp, path)
+            paths[name] = path
+    return paths
+
+
+def report_header(a, summary_path, elapsed_s, kind_label: str = "") -> list:
+    """Title and provenance lines every report starts with (``a``: the summary's root attributes)."""
+    ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
+    took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
+    return [f"# Aggregation of `{a['source_path']}`{kind_label}", "",
+            f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
+            f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}",
+            f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}",
+            f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
+            f"{a['created']}; summary `{Path(summary_path).name}`"]
+
+
+def report_figures(figures: dict | None) -> list:
+    """The report's list of figure files."""
+    if not figures:
+        return []
+    return ["", "## Figures", ""] + [f"- `{p}`" for p in figures.values()]
