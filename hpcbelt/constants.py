@@ -21,12 +21,19 @@ EARTH_EQUATORIAL_FIELD_NT = 30000.0   # B_E used by Lejosne & Albert (2023) [nT]
 EARTH_ROTATION_RAD_PER_S = 2.0 * 3.141592653589793 / 86400.0  # Omega_E as in the paper [rad/s]
 
 
-def lorentz_factor(energy_MeV: float) -> float:
-    """Lorentz factor of an electron of kinetic energy ``energy_MeV``."""
+def lorentz_factor_of_energy(energy_MeV: float) -> float:
+    """Lorentz factor ``1 + E_k / (m_e c^2)`` of an electron of kinetic energy ``energy_MeV``.
+
+    (:func:`hpcbelt.dipole.lorentz_factor_of_invariant` is the one at a fixed first invariant.)
+    """
     return 1.0 + energy_MeV / ELECTRON_REST_ENERGY_MEV
+
+
+# The old name, kept for callers not yet moved to the explicit one.
+lorentz_factor = lorentz_factor_of_energy
 
 
 def electron_speed_m_per_s(energy_MeV: float) -> float:
     """Speed of an electron of kinetic energy ``energy_MeV`` [m/s]."""
-    g = lorentz_factor(energy_MeV)
+    g = lorentz_factor_of_energy(energy_MeV)
     return C_M_PER_S * (1.0 - 1.0 / (g * g)) ** 0.5

@@ -1,26 +1,67 @@
-"""Diffusion-coefficient databases: HDF5 files of bounce-averaged D_aa profiles.
+"""D_aa databases: the HDF5 file of bounce-averaged pitch-angle diffusion profiles.
 
-Format (shared with ``hpcbelt dxx build``):
+The one home of the format: its names and units, the checks (:func:`check_arrays`, used by
+both the reader and the writer), the reader (:func:`load`), the writer (:func:`write`, used
+by ``hpcbelt dxx build`` / ``dxx import`` and by the tests), interpolation in pitch angle, a
+content fingerprint, and the distribution of the profiles behind Fig 1 of Watt et al. (2021).
+Readers are the pitch-angle study, ``hpcbelt dxx plot`` and the aggregation.
 
-    alpha_deg            (n_alpha,)             deg, increasing, within [0, 90]
+Format (``format`` = :data:`FORMAT`, ``format_version`` = :data:`FORMAT_VERSION`):
+
+    alpha_deg            (n_alpha,)             deg, strictly increasing within [0, 90]
     daa                  (n_profiles, n_alpha)  1/s, finite and >= 0
-    daa_of_mean_inputs   (n_alpha,)             1/s, optional: D(<X>, <Y>)
-    X, Y                 (n_profiles,)          optional: omega_pe/Omega_e and intensity [nT^2/Hz]
-    attributes L, energy_MeV (and units on every dataset)
+    daa_of_mean_inputs   (n_alpha,)             1/s, optional: D(<X>, <Y>), finite and >= 0
+    daa_mean             (n_alpha,)             1/s, <D(X_i, Y_i)>, the mean of the rows
+                                                (written for readers; the loader recomputes it)
+    X, Y, B_eq_nT        (n_profiles,)          optional: omega_pe/Omega_e, intensity at the
+                                                reference frequency [nT^2/Hz], B_eq [nT]
+    root attributes      L, energy_MeV, format, format_version, hpcbelt_version; from
+                         ``hpcbelt dxx`` also wave_model, description, provenance (JSON)
+
+Every dataset carries ``units`` and ``description`` attributes (:data:`DATASETS`).  The writer
+stores no time stamps, so the same arrays give the same bytes.
 
 Profiles are interpolated linearly in pitch angle onto the model grid; beyond the database's
 first and last angle the end value is held (D at 0 and 90 deg multiplies a vanishing weight).
+
+Errors: the array checks and the writer raise ``ValueError``; :func:`load`, which reads a file
+the user named, raises :class:`~hpcbelt.errors.InputError` naming that file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from .errors import InputError
+
+FORMAT = "hpcbelt.daa_database"
+FORMAT_VERSION = 1
+
+# name -> (units, description), in the order the writer stores them
+DATASETS = {
+    "alpha_deg": ("deg", "equatorial pitch angle"),
+    "daa": ("1/s", "bounce-averaged <D_aa>/p^2, one profile per observation"),
+    "daa_of_mean_inputs": ("1/s", "D(<X>, <Y>): one profile from the arithmetic means of X, Y "
+                                  "and B_eq"),
+    "daa_mean": ("1/s", "<D(X_i, Y_i)>: mean of all profiles"),
+    "X": ("1", "omega_pe / Omega_e at the equator"),
+    "Y": ("nT^2/Hz", "wave intensity at the reference frequency"),
+    "B_eq_nT": ("nT", "equatorial magnetic field"),
+}
+COLUMNS = ("X", "Y", "B_eq_nT")      # one value per profile
+
+# Spellings of 1/s the loader accepts as the units of 'daa', and the factors to 1/s of the
+# units ``hpcbelt dxx import --daa-units`` converts from.
+PER_SECOND = ("1/s", "s^-1", "s-1")
+DAA_UNITS = {**{u: 1.0 for u in PER_SECOND}, "rad^2/s": 1.0, "1/min": 1 / 60.0,
+             "1/hr": 1 / 3600.0, "1/h": 1 / 3600.0, "1/day": 1 / 86400.0, "1/d": 1 / 86400.0}
+
+WINDOW_DECADES = 8.0   # histogram range of the distribution below the largest D_aa [decades]
 
 
 @dataclass
@@ -34,7 +75,7 @@ class Database:
     L: float | None
     energy_MeV: float | None
     sha256: str
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)     # the COLUMNS present in the file
 
     @property
     def n_profiles(self) -> int:
@@ -59,25 +100,72 @@ def interpolate_profiles(src_alpha: np.ndarray, profiles: np.ndarray, dst_alpha:
     return profiles[:, j] * (1.0 - w) + profiles[:, j + 1] * w
 
 
+# --------------------------------------------------------------------------------------
+# checks
+# --------------------------------------------------------------------------------------
+
+def _check_values(name: str, arr: np.ndarray, alpha: np.ndarray, where: str) -> None:
+    """Finite and >= 0; the first offender located by profile (row) and pitch angle."""
+    for bad, what, expect in ((~np.isfinite(arr), "non-finite", "finite D >= 0"),
+                              (None, "negative", "D >= 0")):
+        if bad is None:
+            with np.errstate(invalid="ignore"):
+                bad = arr < 0
+        idx = np.argwhere(bad)
+        if not idx.size:
+            continue
+        first = tuple(int(i) for i in idx[0])
+        at = f"pitch angle {alpha[first[-1]]:g} deg"
+        if arr.ndim == 2:
+            at = f"profile {first[0] + 1} (row {first[0] + 1}), {at}"
+        raise ValueError(f"{where}: '{name}' has {len(idx)} {what} value(s), the first at {at} "
+                         f"(index {first}): {arr[first]:.3g}; expected {expect} in 1/s")
+
+
+def check_arrays(alpha_deg, daa, daa_of_mean_inputs=None, columns: dict | None = None, *,
+                 where: str = "database", shape_hint: str = "") -> None:
+    """The format's checks on arrays; ``ValueError`` naming ``where`` and the dataset.
+
+    ``alpha_deg`` strictly increasing within [0, 90] deg with at least two angles; ``daa``
+    (n_profiles >= 1, n_alpha) and ``daa_of_mean_inputs`` (n_alpha,) finite and >= 0;
+    each of ``columns`` ({name: array}, e.g. X, Y, B_eq_nT; None entries skipped) of shape
+    (n_profiles,).  ``shape_hint`` is appended to the message of a mismatched ``daa``.
+    """
+    alpha = np.asarray(alpha_deg, float)
+    d = np.asarray(daa, float)
+    if alpha.ndim != 1 or alpha.size < 2:
+        raise ValueError(f"{where}: 'alpha_deg' has shape {alpha.shape}; expected (n_alpha,) "
+                         "with n_alpha >= 2")
+    if not np.all(np.isfinite(alpha)) or np.any(np.diff(alpha) <= 0) or alpha[0] < 0 \
+            or alpha[-1] > 90:
+        raise ValueError(f"{where}: 'alpha_deg' must be strictly increasing within [0, 90] deg")
+    if d.ndim != 2 or d.shape[1] != alpha.size or d.shape[0] < 1:
+        raise ValueError(f"{where}: 'daa' has shape {d.shape}; expected (n_profiles, "
+                         f"{alpha.size}) to match alpha_deg ({alpha.size} pitch angles)"
+                         f"{shape_hint}")
+    _check_values("daa", d, alpha, where)
+    if daa_of_mean_inputs is not None:
+        m = np.asarray(daa_of_mean_inputs, float)
+        if m.shape != alpha.shape:
+            raise ValueError(f"{where}: 'daa_of_mean_inputs' has shape {m.shape}; "
+                             f"expected ({alpha.size},)")
+        _check_values("daa_of_mean_inputs", m, alpha, where)
+    for name, v in (columns or {}).items():
+        if v is not None and np.shape(v) != (d.shape[0],):
+            raise ValueError(f"{where}: '{name}' has shape {np.shape(v)}; "
+                             f"expected ({d.shape[0]},)")
+
+
+# --------------------------------------------------------------------------------------
+# reader
+# --------------------------------------------------------------------------------------
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _check_profiles(name: str, arr: np.ndarray, where: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        idx = np.argwhere(bad)[0]
-        raise InputError(f"{where}: dataset '{name}' has non-finite values (first at index "
-                         f"{tuple(int(i) for i in idx)}); expected finite D >= 0 in 1/s")
-    neg = arr < 0
-    if neg.any():
-        idx = np.argwhere(neg)[0]
-        raise InputError(f"{where}: dataset '{name}' has negative values (first at index "
-                         f"{tuple(int(i) for i in idx)}: {arr[tuple(idx)]:.3g}); expected D >= 0 in 1/s")
 
 
 def load(path: str | Path) -> Database:
@@ -105,52 +193,168 @@ def load(path: str | Path) -> Database:
         L = fh.attrs.get("L")
         energy = fh.attrs.get("energy_MeV")
         units = fh["daa"].attrs.get("units")
-        extra = {k: np.asarray(fh[k][()]) for k in ("X", "Y", "B_eq_nT")
+        extra = {k: np.asarray(fh[k][()]) for k in COLUMNS
                  if k in fh and isinstance(fh[k], h5py.Dataset)}
     if isinstance(units, bytes):
         units = units.decode()
-    if units is not None and str(units).replace(" ", "") not in ("1/s", "s^-1", "s-1"):
+    if units is not None and str(units).replace(" ", "") not in PER_SECOND:
         raise InputError(f"{where}: dataset 'daa' has units '{units}'; expected 1/s")
-    if alpha.ndim != 1 or alpha.size < 2:
-        raise InputError(f"{where}: 'alpha_deg' has shape {alpha.shape}; expected (n_alpha,) with n_alpha >= 2")
-    if not np.all(np.isfinite(alpha)) or np.any(np.diff(alpha) <= 0) or alpha[0] < 0 or alpha[-1] > 90:
-        raise InputError(f"{where}: 'alpha_deg' must be strictly increasing within [0, 90] deg")
-    if daa.ndim != 2 or daa.shape[1] != alpha.size or daa.shape[0] < 1:
-        raise InputError(f"{where}: 'daa' has shape {daa.shape}; expected (n_profiles, {alpha.size}) "
-                         "to match alpha_deg")
-    _check_profiles("daa", daa, where)
-    if mean_inputs is not None:
-        if mean_inputs.shape != alpha.shape:
-            raise InputError(f"{where}: 'daa_of_mean_inputs' has shape {mean_inputs.shape}; "
-                             f"expected ({alpha.size},)")
-        _check_profiles("daa_of_mean_inputs", mean_inputs, where)
-    for k, v in extra.items():
-        if v.shape != (daa.shape[0],):
-            raise InputError(f"{where}: '{k}' has shape {v.shape}; expected ({daa.shape[0]},)")
+    try:
+        check_arrays(alpha, daa, mean_inputs, extra, where=where)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     return Database(str(p), alpha, daa, mean_inputs,
                     None if L is None else float(L), None if energy is None else float(energy),
                     _sha256(p), extra)
 
 
-def write(path: str | Path, alpha_deg, daa, daa_of_mean_inputs=None, L=None, energy_MeV=None,
-          **attrs) -> None:
-    """Write a database file in the format above (used by tests and ``hpcbelt dxx``)."""
+# --------------------------------------------------------------------------------------
+# writer
+# --------------------------------------------------------------------------------------
+
+def write(path: str | Path, alpha_deg, daa, daa_of_mean_inputs=None, L=None, energy_MeV=None, *,
+          X=None, Y=None, B_eq_nT=None, wave_model: str | None = None,
+          description: str | None = None, provenance: dict | str | None = None,
+          check: bool = True, **attrs) -> None:
+    """Write a database in the format above, deterministically (no time stamps).
+
+    The datasets are stored in :data:`DATASETS` order (those given; ``daa_mean`` is computed),
+    each float64 with its units and description; then the root attributes L, energy_MeV,
+    format, format_version, wave_model, description, hpcbelt_version, provenance (a dict is
+    stored as sorted JSON) and any further ``attrs``.  The arrays are checked first
+    (:func:`check_arrays`, ``ValueError``); ``check=False`` writes them as given, for tests
+    of the loader's own checks.
+    """
     import h5py
 
-    with h5py.File(path, "w") as fh:
-        fh.create_dataset("alpha_deg", data=np.asarray(alpha_deg, float)).attrs["units"] = "deg"
-        fh.create_dataset("daa", data=np.asarray(daa, float)).attrs["units"] = "1/s"
-        daa = np.asarray(daa, float)
-        if daa.ndim == 2:
-            fh.create_dataset("daa_mean", data=daa.mean(axis=0)).attrs["units"] = "1/s"
-        if daa_of_mean_inputs is not None:
-            fh.create_dataset("daa_of_mean_inputs",
-                              data=np.asarray(daa_of_mean_inputs, float)).attrs["units"] = "1/s"
-        if L is not None:
-            fh.attrs["L"] = float(L)
-        if energy_MeV is not None:
-            fh.attrs["energy_MeV"] = float(energy_MeV)
-        fh.attrs["format"] = "hpcbelt.daa_database"
-        fh.attrs["format_version"] = 1
+    from . import __version__
+
+    daa = np.ascontiguousarray(daa, dtype=np.float64)
+    if check:
+        check_arrays(alpha_deg, daa, daa_of_mean_inputs, {"X": X, "Y": Y, "B_eq_nT": B_eq_nT},
+                     where=f"database {path}")
+    data = {"alpha_deg": alpha_deg, "daa": daa, "daa_of_mean_inputs": daa_of_mean_inputs,
+            "daa_mean": daa.mean(axis=0) if daa.ndim == 2 else None,
+            "X": X, "Y": Y, "B_eq_nT": B_eq_nT}
+    root = {"L": None if L is None else float(L),
+            "energy_MeV": None if energy_MeV is None else float(energy_MeV),
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "wave_model": wave_model, "description": description,
+            "hpcbelt_version": __version__,
+            "provenance": (json.dumps(provenance, sort_keys=True, indent=1)
+                           if isinstance(provenance, dict) else provenance)}
+    with h5py.File(path, "w", track_order=False) as fh:
+        for name, (units, desc) in DATASETS.items():
+            if data[name] is None:
+                continue
+            ds = fh.create_dataset(name, data=np.asarray(data[name], dtype=np.float64),
+                                   track_times=False)
+            ds.attrs["units"] = units
+            ds.attrs["description"] = desc
+        for k, v in root.items():
+            if v is not None:
+                fh.attrs[k] = v
         for k, v in attrs.items():
             fh.attrs[k] = v
+
+
+def content_digest(path: str | Path) -> str:
+    """SHA-256 over every dataset's bytes and every attribute (sorted): a rank-count and
+    timestamp independent fingerprint for comparing two builds."""
+    import h5py
+
+    h = hashlib.sha256()
+    with h5py.File(path, "r") as fh:
+        for k in sorted(fh.attrs):
+            h.update(f"attr {k}={fh.attrs[k]!r}".encode())
+        for name in sorted(fh):
+            ds = fh[name]
+            h.update(f"ds {name} {ds.dtype} {ds.shape}".encode())
+            h.update(np.ascontiguousarray(ds[()]).tobytes())
+            for k in sorted(ds.attrs):
+                h.update(f"{name}.{k}={ds.attrs[k]!r}".encode())
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------------------
+# the distribution of the profiles (Fig 1 of Watt et al. 2021)
+# --------------------------------------------------------------------------------------
+
+def distribution(db: Database, n_bins: int = 60, qq_alpha_deg: float = 45.0) -> dict:
+    """Histograms of log10 D_aa at every database pitch angle, and a normal Q-Q sample.
+
+    Column-normalised PDFs (their Fig 1a; ``density`` = counts / (n_profiles * bin width),
+    [alpha, bin]) on ``n_bins`` bins of log10 D spanning the positive values in quarter
+    decades, at most :data:`WINDOW_DECADES` below the largest; ``zeros`` counts D = 0 at each
+    angle; the sorted log10 D > 0 at the angle nearest ``qq_alpha_deg`` with the standard
+    normal quantiles at (i - 0.5)/n (Fig 1c).  ``{"readable": False, "reason": ...}`` when no
+    D is positive.
+    """
+    daa = db.daa
+    pos = daa[daa > 0]
+    if pos.size == 0:
+        return {"readable": False, "reason": f"{db.path}: no positive D_aa"}
+    lg_min, lg_max = np.log10(pos.min()), np.log10(pos.max())
+    hi = np.ceil(lg_max * 4) / 4
+    # at most WINDOW_DECADES below the largest D: profiles falling steeply to 1e-30 and less
+    # at a cyclotron cut-off would otherwise squeeze the diffusing range into a few bins
+    lo = max(np.floor(lg_min * 4) / 4, hi - WINDOW_DECADES)
+    if hi <= lo:
+        hi = lo + 0.5
+    edges = np.linspace(lo, hi, n_bins + 1)
+    n_a = db.alpha_deg.size
+    counts = np.zeros((n_a, n_bins), np.int64)
+    zeros = np.zeros(n_a, np.int64)
+    for j in range(n_a):
+        col = daa[:, j]
+        p = col > 0
+        zeros[j] = int((~p).sum())
+        counts[j] = np.histogram(np.log10(col[p]), bins=edges)[0]
+    width = np.diff(edges)
+    density = counts / (float(db.n_profiles) * width[None, :])
+    jq = int(np.argmin(np.abs(db.alpha_deg - qq_alpha_deg)))
+    sample = np.sort(daa[:, jq][daa[:, jq] > 0])
+    from statistics import NormalDist
+
+    n = sample.size
+    inv = NormalDist().inv_cdf
+    normal_q = np.array([inv((i - 0.5) / n) for i in range(1, n + 1)]) if n else np.zeros(0)
+    return {
+        "readable": True,
+        "path": str(db.path),
+        "sha256": db.sha256,
+        "n_profiles": int(db.n_profiles),
+        "alpha_deg": db.alpha_deg.astype(float),
+        "edges": edges,
+        "counts": counts,
+        "zeros": zeros,
+        "density": density,
+        "qq_alpha_deg": float(db.alpha_deg[jq]),
+        "qq_sample_log10": np.log10(sample) if n else np.zeros(0),
+        "qq_normal": normal_q,
+        "daa_mean_db_grid": daa.mean(axis=0),
+    }
+
+
+def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float = 45.0) -> dict:
+    """:func:`distribution` of the database a run names (``db_info``: its ``path`` and the
+    ``sha256`` the run recorded, compared in ``sha256_matches_run``);
+    ``{"readable": False, "reason": ...}`` if the file is gone, damaged or all zero."""
+    path = db_info.get("path", "")
+    if not path:
+        return {"readable": False, "reason": "the run file records no database path"}
+    if not Path(path).is_file():
+        return {"readable": False, "reason": f"database file {path} not found"}
+    try:
+        db = load(path)
+    except InputError as exc:
+        return {"readable": False, "reason": str(exc)}
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:   # a damaged file: the figure does without
+        return {"readable": False, "reason": f"{path}: unreadable ({exc})"}
+    dist = distribution(db, n_bins, qq_alpha_deg)
+    if not dist["readable"]:
+        return {"readable": False, "reason": f"{path}: no positive D_aa"}
+    out = {"readable": True, "path": str(path), "sha256": db.sha256,
+           "sha256_matches_run": bool(db.sha256 == db_info.get("sha256", ""))}
+    out.update((k, v) for k, v in dist.items() if k not in out)
+    return out

@@ -48,10 +48,8 @@ def main(argv=None) -> int:
     ap.add_argument("--wave-model", default="oblique", help="wave model of the build benchmark")
     args = ap.parse_args(argv)
 
-    from hpcbelt.config import read_toml
-    from hpcbelt.dxx.cli import full_schema
-    from hpcbelt.config import validate
-    from hpcbelt.dxx.config import DxxConfig
+    from hpcbelt.config import read_toml, validate
+    from hpcbelt.dxx.config import DxxConfig, full_schema
 
     doc, _ = read_toml(args.config)
     cfg = DxxConfig.from_doc(validate(doc, full_schema(), args.config))

@@ -10,6 +10,8 @@ Observation variables (Watt et al. 2021):
   density n_e = eps0 m_e (X Omega_e,eq)^2 / e^2, constant along the field line (G&H05).
 * Y = S(f_ref) in nT^2/Hz; total wave power B_w^2 = Y W (see :mod:`.spectrum`).
 * B_eq in nT.
+
+The plasma constants and the X <-> density conversion are in :mod:`.plasma`.
 """
 
 from __future__ import annotations
@@ -19,28 +21,9 @@ import math
 import numpy as np
 
 from .. import constants as K
+from . import field_aligned, oblique
 from .config import DxxConfig
-from . import field_aligned
-
-EPS = K.ELECTRON_MASS_KG / K.PROTON_MASS_KG
-Q_OVER_M = K.ELEMENTARY_CHARGE_C / K.ELECTRON_MASS_KG
-
-
-def gyrofrequency_rad_s(B_nT: float) -> float:
-    """Cold electron gyrofrequency |Omega_e| = e B / m_e [rad/s]."""
-    return Q_OVER_M * B_nT * 1e-9
-
-
-def density_m3(X: float, B_eq_nT: float) -> float:
-    """Electron density [m^-3] for omega_pe / Omega_e = X at the equator."""
-    wpe = X * gyrofrequency_rad_s(B_eq_nT)
-    return K.EPSILON0_F_PER_M * K.ELECTRON_MASS_KG * wpe * wpe / K.ELEMENTARY_CHARGE_C ** 2
-
-
-def X_from_density(n_m3: float, B_eq_nT: float) -> float:
-    """omega_pe / Omega_e at the equator for density ``n_m3`` [m^-3]."""
-    wpe = math.sqrt(n_m3 * K.ELEMENTARY_CHARGE_C ** 2 / (K.EPSILON0_F_PER_M * K.ELECTRON_MASS_KG))
-    return wpe / gyrofrequency_rad_s(B_eq_nT)
+from .plasma import EPS, Q_OVER_M, gyrofrequency_rad_s
 
 
 def profile(cfg: DxxConfig, X: float, Y: float, B_eq_nT: float | None = None) -> np.ndarray:
@@ -58,7 +41,7 @@ def profile_for_power(cfg: DxxConfig, X: float, Bw2_nT2: float, B_eq_nT: float) 
     if not (X > 1.0 and B_eq_nT > 0.0 and Bw2_nT2 >= 0.0):
         raise ValueError(f"profile: need X > 1, B_eq > 0, B_w^2 >= 0; got {X}, {B_eq_nT}, "
                          f"{Bw2_nT2}")
-    gamma = K.lorentz_factor(cfg.energy_MeV)
+    gamma = K.lorentz_factor_of_energy(cfg.energy_MeV)
     beta = math.sqrt(1.0 - 1.0 / (gamma * gamma))
     b_eq_T = B_eq_nT * 1e-9
     omega_pe = X * gyrofrequency_rad_s(B_eq_nT)
@@ -71,7 +54,6 @@ def profile_for_power(cfg: DxxConfig, X: float, Bw2_nT2: float, B_eq_nT: float) 
         return field_aligned.bounce_averaged_profile(
             alpha0, cfg.n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, sp.f_m_Hz, sp.df_Hz,
             sp.f_lc_Hz, sp.f_uc_Hz, sp.rho(), gamma, beta, EPS, Q_OVER_M, w, w)
-    from . import oblique
     return oblique.bounce_averaged_profile_cfg(cfg, alpha0, b_eq_T, omega_pe, bw2_T2, gamma,
                                                beta)
 

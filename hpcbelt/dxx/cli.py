@@ -20,21 +20,14 @@ import tomllib
 from pathlib import Path
 
 from ..errors import InputError
+from .config import full_schema
 
 DEFAULT_OUTPUT = "hiss_daa.h5"
 
 
 # --------------------------------------------------------------------------------------
-# configuration: file + options
+# configuration: file + options (the keys: hpcbelt.dxx.config.full_schema)
 # --------------------------------------------------------------------------------------
-
-def full_schema() -> dict:
-    from ..config import Key
-    from .config import SCHEMA
-    from .synthetic import SCHEMA as SYN
-
-    return {"description": Key("str", "", "", "free text stored in the database's description"),
-            **SCHEMA, "synthetic": SYN}
 
 
 # option dest -> dotted key
@@ -104,8 +97,9 @@ def _sha256(path) -> str:
 # --------------------------------------------------------------------------------------
 
 def cmd_build(args) -> int:
+    from .. import daa_database
     from ..parallel import abort_on_exception, root_decides, world
-    from . import database, driver
+    from . import driver, table
     from .config import DxxConfig
     from .synthetic import Observations, SyntheticSettings, generate
 
@@ -123,7 +117,7 @@ def cmd_build(args) -> int:
         if not out.parent.exists():
             raise InputError(f"output {out}: directory {out.parent} does not exist")
         if args.pairs:
-            X, Y, B = database.read_pairs_csv(args.pairs, cfg.B_eq_nT)
+            X, Y, B = table.read_pairs_csv(args.pairs, cfg.B_eq_nT)
             obs = Observations(X=X, Y=Y, B_eq_nT=B)
             source = {"kind": "pairs_csv", "path": str(args.pairs), "sha256": _sha256(args.pairs),
                       "n_pairs": int(X.size)}
@@ -142,9 +136,9 @@ def cmd_build(args) -> int:
     res = driver.build(cfg, obs, comm, progress=not args.quiet)
     if rank != 0:
         return 0
-    table = None
+    table_info = None
     if res.grid is not None:
-        table = {"n_X": int(res.grid.X.size), "n_B_eq": int(res.grid.B_eq_nT.size),
+        table_info = {"n_X": int(res.grid.X.size), "n_B_eq": int(res.grid.B_eq_nT.size),
                  "X_min": float(res.grid.X[0]), "X_max": float(res.grid.X[-1]),
                  "B_eq_min_nT": float(res.grid.B_eq_nT[0]),
                  "B_eq_max_nT": float(res.grid.B_eq_nT[-1]),
@@ -156,7 +150,7 @@ def cmd_build(args) -> int:
         "method_used": "table" if res.grid is not None else "direct",
         "settings": doc,
         "source": source,
-        "table": table,
+        "table": table_info,
         "hpcbelt_version": __version__,
         "daa_of_mean_inputs": "computed directly (no table) at the arithmetic means "
                               "<X>, <Y>, <B_eq> of the observations",
@@ -180,7 +174,7 @@ def cmd_build(args) -> int:
         f"Bounce-averaged hiss pitch-angle diffusion coefficients <D_aa>/p^2 at L = {cfg.L:g}, "
         f"E = {cfg.energy_MeV:g} MeV, {cfg.wave_model.replace('_', '-')} waves, one profile "
         f"per observation ({source['kind']}).")
-    database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
+    daa_database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
                    daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
                    B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
                    wave_model=cfg.wave_model, description=desc, provenance=provenance)

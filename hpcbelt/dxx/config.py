@@ -3,8 +3,11 @@
 One typed schema (:data:`SCHEMA`, checked by :func:`hpcbelt.config.validate`: unknown keys are
 errors naming the key and file) and one frozen dataclass, :class:`DxxConfig`, built from the
 validated document.  Every key has a default, a unit and a one-line description; ``hpcbelt
-dxx build --help-keys`` prints them.  The whole merged document goes into the database's
-``provenance`` attribute.
+dxx keys`` prints them (:func:`full_schema`: these tables, ``description`` and
+``[synthetic]``).  The schema is the only source of the defaults: the dataclasses here,
+:class:`~hpcbelt.dxx.spectrum.WaveSpectrum` (whose table is ``spectrum.SCHEMA``) and
+:class:`~hpcbelt.dxx.synthetic.SyntheticSettings` take theirs from it.  The whole merged
+document goes into the database's ``provenance`` attribute.
 
 A TOML file for ``hpcbelt dxx build --config FILE`` may contain any subset of::
 
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 
 from ..config import Key, positive, non_negative, validate
 from ..errors import InputError
+from . import spectrum, synthetic
 from .spectrum import WaveSpectrum
 
 WAVE_MODELS = ("field_aligned", "oblique")
@@ -32,10 +36,6 @@ TABLE_METHODS = ("auto", "table", "direct")
 
 def _fraction(v):
     return None if 0.0 <= v <= 1.0 else "expected a value in [0, 1]"
-
-
-def _lat(v):
-    return None if 0.0 < v <= 90.0 else "expected a latitude in (0, 90] deg"
 
 
 def _step(v):
@@ -72,15 +72,7 @@ SCHEMA = {
             "the convention of the dxx.md field-aligned table)",
             check=_fraction),
     },
-    "spectrum": {
-        "f_m_Hz": Key("float", 550.0, "Hz", "peak of the Gaussian spectrum", check=positive),
-        "df_Hz": Key("float", 300.0, "Hz", "width of the Gaussian spectrum", check=positive),
-        "f_lc_Hz": Key("float", 100.0, "Hz", "lower cut-off of the band", check=positive),
-        "f_uc_Hz": Key("float", 2000.0, "Hz", "upper cut-off of the band", check=positive),
-        "lat_max_deg": Key("float", 45.0, "deg", "waves present for |lat| <= this", check=_lat),
-        "f_ref_Hz": Key("float", 252.0, "Hz", "frequency at which the intensity Y is given",
-                        check=positive),
-    },
+    "spectrum": spectrum.SCHEMA,
     "oblique": {
         "X_m": Key("float", 0.0, "", "peak of the wave-normal distribution in X = tan(theta)",
                    check=non_negative),
@@ -115,42 +107,55 @@ SCHEMA = {
 }
 
 
+def _default(table: str, key: str):
+    return SCHEMA[table][key].default
+
+
 @dataclass(frozen=True)
 class ObliqueSettings:
     """Wave-normal distribution g(X) = exp(-((X - X_m)/X_w)^2), X_min <= X <= X_max (G&H05)."""
 
-    X_m: float = 0.0
-    X_w: float = math.tan(math.radians(30.0))
-    X_min: float = 0.0
-    X_max: float = 1.0
-    n_wave_normal: int = 24
-    n_resonance: int = 5
-    n_freq_scan: int = 12
-    include_landau: bool = True
+    X_m: float = _default("oblique", "X_m")
+    X_w: float = _default("oblique", "X_w")
+    X_min: float = _default("oblique", "X_min")
+    X_max: float = _default("oblique", "X_max")
+    n_wave_normal: int = _default("oblique", "n_wave_normal")
+    n_resonance: int = _default("oblique", "n_resonance")
+    n_freq_scan: int = _default("oblique", "n_freq_scan")
+    include_landau: bool = _default("oblique", "include_landau")
 
 
 @dataclass(frozen=True)
 class DxxConfig:
-    """Everything that determines a bounce-averaged profile, except the pair (X, Y, B_eq)."""
+    """Everything that determines a bounce-averaged profile, except the pair (X, Y, B_eq).
 
-    L: float = 3.0
-    energy_MeV: float = 0.5
-    B_eq_nT: float = 1100.0
-    alpha_step_deg: float = 1.0
-    n_lat: int = 128
-    wave_model: str = "field_aligned"
-    direction_power_fraction: float = 0.5
+    Field <-> key: L, energy_MeV, B_eq_nT <- [physics]; alpha_step_deg, n_lat <- [grid];
+    wave_model, direction_power_fraction <- [wave] model, direction_power_fraction;
+    spectrum <- [spectrum]; oblique <- [oblique]; table_method, table_dlog10_X,
+    table_dB_rel <- [table] method, dlog10_X, dB_rel.
+    """
+
+    L: float = _default("physics", "L")
+    energy_MeV: float = _default("physics", "energy_MeV")
+    B_eq_nT: float = _default("physics", "B_eq_nT")
+    alpha_step_deg: float = _default("grid", "alpha_step_deg")
+    n_lat: int = _default("grid", "n_lat")
+    wave_model: str = _default("wave", "model")
+    direction_power_fraction: float = _default("wave", "direction_power_fraction")
     spectrum: WaveSpectrum = field(default_factory=WaveSpectrum)
     oblique: ObliqueSettings = field(default_factory=ObliqueSettings)
-    table_method: str = "auto"
-    table_dlog10_X: float = 0.008
-    table_dB_rel: float = 0.04
+    table_method: str = _default("table", "method")
+    table_dlog10_X: float = _default("table", "dlog10_X")
+    table_dB_rel: float = _default("table", "dB_rel")
 
     def __post_init__(self):
         if self.wave_model not in WAVE_MODELS:
             raise InputError(f"wave.model: expected one of {', '.join(WAVE_MODELS)}, "
                              f"got {self.wave_model!r}")
-        self.spectrum.check("spectrum")
+        try:
+            self.spectrum.check("spectrum")
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
         if not self.oblique.X_min < self.oblique.X_max:
             raise InputError("oblique: need X_min < X_max, got "
                              f"{self.oblique.X_min}, {self.oblique.X_max}")
@@ -191,6 +196,12 @@ class DxxConfig:
             "table": {"method": self.table_method, "dlog10_X": self.table_dlog10_X,
                       "dB_rel": self.table_dB_rel},
         }
+
+
+def full_schema() -> dict:
+    """Every key of ``hpcbelt dxx build`` (and ``dxx import --config``), in ``dxx keys`` order."""
+    return {"description": Key("str", "", "", "free text stored in the database's description"),
+            **SCHEMA, "synthetic": synthetic.SCHEMA}
 
 
 def load(doc: dict | None, source: str = "defaults", schema: dict | None = None) -> dict:

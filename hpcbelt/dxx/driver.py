@@ -1,9 +1,10 @@
 """The parallel driver: (X, B_eq) work items dealt over MPI ranks, gathered in item order.
 
 This is the only module of the subpackage that talks to MPI, and only through the
-communicator it is given (``None`` = serial).  Every work item is one profile whose value
-depends only on the item, so the gathered result -- and the database file -- are the same
-bytes for any number of ranks.
+communicator it is given (``None`` = serial, on ``MPI.COMM_SELF``); the dealing, progress and
+gathering are :func:`hpcbelt.parallel.deal_and_gather`.  Every work item is one profile whose
+value depends only on the item, so the gathered result -- and the database file -- are the
+same bytes for any number of ranks.
 
 Work items:
 
@@ -14,16 +15,16 @@ Work items:
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..parallel import deal_and_gather
 from . import calculator
 from .config import DxxConfig
-from .database import TableGrid, interpolate_table, table_grid
 from .synthetic import Observations
+from .table import TableGrid, interpolate_table, table_grid
 
 
 @dataclass
@@ -39,41 +40,20 @@ class BuildResult:
     n_items: int
 
 
-def _rank_size(comm):
-    return (0, 1) if comm is None else (comm.Get_rank(), comm.Get_size())
-
-
-def compute_items(cfg: DxxConfig, items: list[tuple[float, float, float]], comm=None,
-                  progress: bool = False) -> list[np.ndarray] | None:
-    """Profiles for ``items`` = [(X, Y, B_eq_nT), ...], round-robin over ranks.
-
-    Returns the list in item order on rank 0, ``None`` elsewhere.
-    """
-    rank, size = _rank_size(comm)
-    mine = {}
-    t0 = time.perf_counter()
-    idx = list(range(rank, len(items), size))
-    for k, i in enumerate(idx):
-        X, Y, B = items[i]
-        mine[i] = calculator.profile(cfg, X, Y, B)
-        if progress and rank == 0 and (k + 1) % max(1, len(idx) // 20) == 0:
-            el = time.perf_counter() - t0
-            print(f"hpcbelt dxx: rank 0 {k + 1}/{len(idx)} profiles, {el:.0f} s", file=sys.stderr,
-                  flush=True)
-    if comm is None or size == 1:
-        return [mine[i] for i in range(len(items))]
-    parts = comm.gather(mine, root=0)
-    if rank != 0:
-        return None
-    merged = {}
-    for part in parts:
-        merged.update(part)
-    return [merged[i] for i in range(len(items))]
-
-
 def build(cfg: DxxConfig, obs: Observations, comm=None, progress: bool = False):
-    """All profiles of a database for observations ``obs``; see the module docstring."""
-    rank, _ = _rank_size(comm)
+    """All profiles of a database for observations ``obs``; see the module docstring.
+
+    Collective over ``comm`` (``None``: this process alone); ``progress`` draws a bar over all
+    ranks on rank 0.  Returns a :class:`BuildResult` on rank 0, ``None`` elsewhere.
+    """
+    if comm is None:
+        from mpi4py import MPI
+        comm = MPI.COMM_SELF
+
+    def one(item):
+        x, y, b = item
+        return calculator.profile(cfg, x, y, b)
+
     X = np.asarray(obs.X, float)
     Y = np.asarray(obs.Y, float)
     B = np.asarray(obs.B_eq_nT, float)
@@ -89,11 +69,9 @@ def build(cfg: DxxConfig, obs: Observations, comm=None, progress: bool = False):
     else:
         grid = None
         items = [(float(x), float(y), float(b)) for x, y, b in zip(X, Y, B)] + [mean_item]
-    out = compute_items(cfg, items, comm, progress)
-    if comm is not None:
-        comm.Barrier()
+    out = deal_and_gather(comm, items, one, label="hpcbelt dxx: profiles", quiet=not progress)
     seconds = time.perf_counter() - t0
-    if rank != 0:
+    if out is None:                          # not rank 0
         return None
     d_mean_inputs = out[-1]
     if grid is not None:

@@ -30,7 +30,8 @@ import math
 import numba
 import numpy as np
 
-from .geometry import b_ratio, bounce_weights
+from ..dipole import b_ratio
+from .geometry import bounce_weights
 
 
 @numba.njit(cache=True)

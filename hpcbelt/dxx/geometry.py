@@ -1,8 +1,11 @@
-"""Dipole geometry along one field line, as the bounce average needs it.
+"""The bounce average along one dipole field line: local pitch angle, quadrature, weights.
 
 Everything here is dimensionless (field ratios, angles in radians) and independent of the
-wave model.  The latitude quadrature lives here too, because its nodes are chosen to make
-the bounce integrand smooth near the mirror point.
+wave model.  The field line itself -- B(lat)/B_eq and the mirror latitude -- is
+:mod:`hpcbelt.dipole` (:func:`~hpcbelt.dipole.b_ratio`, :func:`~hpcbelt.dipole.b_ratio_minus_one`,
+:func:`~hpcbelt.dipole.mirror_latitude`), shared with the pitch-angle study's loss cone.
+The latitude quadrature lives here, because its nodes are chosen to make the bounce
+integrand smooth near the mirror point.
 
 References
 ----------
@@ -17,110 +20,7 @@ import math
 import numba
 import numpy as np
 
-
-@numba.njit(cache=True)
-def b_ratio(lat):
-    """Dipole field strength along a field line relative to the equator.
-
-    Parameters
-    ----------
-    lat : float
-        Magnetic latitude [rad].
-
-    Returns
-    -------
-    float
-        B(lat) / B_eq = sqrt(1 + 3 sin^2 lat) / cos^6 lat.
-    """
-    s = math.sin(lat)
-    c = math.cos(lat)
-    return math.sqrt(1.0 + 3.0 * s * s) / (c * c * c * c * c * c)
-
-
-@numba.njit(cache=True)
-def b_ratio_minus_one(lat):
-    """B(lat)/B_eq - 1 without cancellation near the equator (~ 4.5 lat^2).
-
-    sqrt(1 + 3 s^2) - c^6 = 3 s^2 / (sqrt(1 + 3 s^2) + 1) + s^2 (3 - 3 s^2 + s^4), with
-    s = sin(lat), c = cos(lat), divided by c^6.
-    """
-    s2 = math.sin(lat) ** 2
-    c2 = 1.0 - s2
-    num = 3.0 * s2 / (math.sqrt(1.0 + 3.0 * s2) + 1.0) + s2 * (3.0 - 3.0 * s2 + s2 * s2)
-    return num / (c2 * c2 * c2)
-
-
-@numba.njit(cache=True)
-def mirror_latitude(alpha0):
-    """Mirror latitude of a particle with equatorial pitch angle ``alpha0``.
-
-    G&H05 eq. 28: u = cos^2 lat_m solves u^6 + 3 s^4 u - 4 s^4 = 0, s = sin alpha0 (this
-    is sin^2 alpha0 = B_eq / B(lat_m) written in u).  We solve it for v = 1 - u = sin^2 lat_m,
-
-        f(v) = c (1 + s^2) - v [6 - 15 v + 20 v^2 - 15 v^3 + 6 v^4 - v^5] - 3 s^4 v = 0,
-
-    with c = cos^2 alpha0, which keeps full relative precision as alpha0 -> 90 deg (below
-    45 deg the u form is the well-conditioned one and is used instead).  f falls
-    monotonically from c (1 + s^2) >= 0 at v = 0 to -4 s^4 at v = 1, so a safeguarded
-    Newton iteration (bisection fallback) always converges.
-
-    Parameters
-    ----------
-    alpha0 : float
-        Equatorial pitch angle [rad], 0 <= alpha0 <= pi/2.
-
-    Returns
-    -------
-    float
-        Mirror latitude [rad]; pi/2 for alpha0 = 0 and 0 for alpha0 = pi/2.
-    """
-    s2 = math.sin(alpha0) ** 2
-    c = math.cos(alpha0) ** 2
-    s4 = s2 * s2
-    if s4 <= 0.0:
-        return 0.5 * math.pi
-    if c <= 0.0:
-        return 0.0
-    if alpha0 < 0.25 * math.pi:
-        # small pitch angles: u = cos^2 lat_m is small, solve in u directly
-        lo = 0.0
-        hi = 1.0
-        u = min((4.0 * s4) ** (1.0 / 6.0), 1.0)
-        for _ in range(200):
-            u2 = u * u
-            f = u2 * u2 * u2 + 3.0 * s4 * u - 4.0 * s4
-            if f > 0.0:
-                hi = u
-            else:
-                lo = u
-            un = u - f / (6.0 * u2 * u2 * u + 3.0 * s4)
-            if un <= lo or un >= hi:
-                un = 0.5 * (lo + hi)
-            if abs(un - u) <= 1e-16 * u:
-                u = un
-                break
-            u = un
-        return math.acos(math.sqrt(u))
-    lo = 0.0
-    hi = 1.0
-    f0 = c * (1.0 + s2)
-    v = min(f0 / (6.0 + 3.0 * s4), 0.5)   # first Newton step from v = 0
-    for _ in range(200):
-        p = 6.0 + v * (-15.0 + v * (20.0 + v * (-15.0 + v * (6.0 - v))))
-        f = f0 - v * p - 3.0 * s4 * v
-        if f > 0.0:
-            lo = v
-        else:
-            hi = v
-        # f'(v) = -6 (1 - v)^5 - 3 s^4
-        vn = v - f / (-6.0 * (1.0 - v) ** 5 - 3.0 * s4)
-        if vn <= lo or vn >= hi:
-            vn = 0.5 * (lo + hi)
-        if abs(vn - v) <= 1e-16 * v:
-            v = vn
-            break
-        v = vn
-    return math.asin(math.sqrt(v))
+from ..dipole import b_ratio_minus_one, mirror_latitude
 
 
 @numba.njit(cache=True)

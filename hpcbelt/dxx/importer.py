@@ -9,8 +9,10 @@ Inputs (one profile per row / first axis):
 * HDF5: the same options name datasets (paths like ``group/name`` work).
 
 Units: ``--alpha-units deg|rad``; ``--daa-units`` one of 1/s (= rad^2/s), 1/min, 1/hr,
-1/day.  The checks are those of the solver's loader (shape, finite, >= 0, units, increasing
-pitch angles within [0, 90] deg), each error naming the file, the row/column or the key.
+1/day (:data:`hpcbelt.daa_database.DAA_UNITS`).  The checks are the format's own
+(:func:`hpcbelt.daa_database.check_arrays`, the solver's loader runs the same: shape, finite,
+>= 0, increasing pitch angles within [0, 90] deg), each error naming the file and the profile
+(row) and pitch angle.
 If the grid does not reach 0 or 90 deg the end values are held out to them (the contract
 grid covers 0..90; the solver weights vanish there), and the provenance says so.
 
@@ -26,10 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import daa_database
+from ..daa_database import DAA_UNITS
 from ..errors import InputError
-
-DAA_UNITS = {"1/s": 1.0, "s^-1": 1.0, "s-1": 1.0, "rad^2/s": 1.0, "1/min": 1 / 60.0,
-             "1/hr": 1 / 3600.0, "1/h": 1 / 3600.0, "1/day": 1 / 86400.0, "1/d": 1 / 86400.0}
 
 
 def _parse_alpha(text: str, where: str) -> np.ndarray:
@@ -151,30 +152,20 @@ def import_profiles(args):
     daa = np.atleast_2d(np.asarray(daa, float))
     if args.transpose:
         daa = daa.T
-    if daa.ndim != 2 or daa.shape[1] != alpha.size:
-        raise InputError(f"{path}: profiles have shape {daa.shape}; expected (n_profiles, "
-                         f"{alpha.size}) to match the {alpha.size} pitch angles (use "
-                         "--transpose for (n_alpha, n_profiles))")
-    bad = np.argwhere(~np.isfinite(daa))
-    if bad.size:
-        r, c = (int(v) for v in bad[0])
-        raise InputError(f"{path}: profile {r + 1} (row {r + 1}), pitch angle {alpha[c]:g} deg: "
-                         f"value {daa[r, c]} is not finite; expected D >= 0 "
-                         f"({len(bad)} such value(s))")
-    neg = np.argwhere(daa < 0)
-    if neg.size:
-        r, c = (int(v) for v in neg[0])
-        raise InputError(f"{path}: profile {r + 1} (row {r + 1}), pitch angle {alpha[c]:g} deg: "
-                         f"value {daa[r, c]:.3g} is negative; expected D >= 0 "
-                         f"({len(neg)} such value(s))")
-    from .database import check_arrays
-    check_arrays(alpha, daa, str(path))
-    scale = DAA_UNITS[args.daa_units]
-    daa = daa * scale
     mean_inputs = extra.get("mean_inputs")
     if mean_inputs is not None:
-        mean_inputs = np.asarray(mean_inputs, float).ravel() * scale
-        check_arrays(alpha, daa, str(path), mean_inputs)
+        mean_inputs = np.asarray(mean_inputs, float).ravel()
+    columns = {f"{name} (--{role}-key)": extra[role].ravel()
+               for role, name in (("x", "X"), ("y", "Y"), ("beq", "B_eq_nT")) if role in extra}
+    try:       # in the units given, so that a bad value reads as in the input
+        daa_database.check_arrays(alpha, daa, mean_inputs, columns, where=str(path),
+                                  shape_hint=" (use --transpose for (n_alpha, n_profiles))")
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    scale = DAA_UNITS[args.daa_units]
+    daa = daa * scale
+    if mean_inputs is not None:
+        mean_inputs = mean_inputs * scale
     notes = []
     if alpha[0] > 0 or alpha[-1] < 90:
         lo, hi = int(alpha[0] > 0), int(alpha[-1] < 90)
@@ -184,11 +175,6 @@ def import_profiles(args):
             mean_inputs = np.concatenate([mean_inputs[:1]] * lo + [mean_inputs]
                                          + [mean_inputs[-1:]] * hi)
         notes.append("end values held out to 0 and/or 90 deg")
-    n = daa.shape[0]
-    for role in ("x", "y", "beq"):
-        if role in extra and extra[role].ravel().shape != (n,):
-            raise InputError(f"{path}: --{role}-key array has shape {extra[role].shape}; "
-                             f"expected ({n},)")
     return alpha, daa, mean_inputs, extra, notes, kind
 
 
@@ -196,7 +182,6 @@ def cmd_import(args) -> int:
     import hashlib
 
     from .. import __version__
-    from . import database
 
     out = Path(args.output)
     if out.exists() and not args.overwrite:
@@ -209,8 +194,7 @@ def cmd_import(args) -> int:
     if mean_inputs is None and X is not None and Y is not None:
         from ..config import read_toml, validate
         from . import calculator
-        from .cli import full_schema
-        from .config import DxxConfig
+        from .config import DxxConfig, full_schema
         doc = {}
         if args.config:
             doc, _ = read_toml(args.config)
@@ -234,12 +218,13 @@ def cmd_import(args) -> int:
                              "daa_units": args.daa_units, "alpha_units": args.alpha_units},
                   "notes": notes, "hpcbelt_version": __version__}
     nanv = np.full(n, np.nan)
-    database.write(out, alpha_deg=alpha, daa=daa,
-                   daa_of_mean_inputs=mean_inputs, X=nanv if X is None else X.ravel(),
-                   Y=nanv if Y is None else Y.ravel(),
-                   B_eq_nT=nanv if B is None else B.ravel(), L=args.L, energy_MeV=args.energy_MeV,
-                   wave_model=args.wave_model_label, description=args.description or
-                   f"Imported from {Path(args.input).name}", provenance=provenance)
+    daa_database.write(out, alpha_deg=alpha, daa=daa,
+                       daa_of_mean_inputs=mean_inputs, X=nanv if X is None else X.ravel(),
+                       Y=nanv if Y is None else Y.ravel(),
+                       B_eq_nT=nanv if B is None else B.ravel(), L=args.L,
+                       energy_MeV=args.energy_MeV, wave_model=args.wave_model_label,
+                       description=args.description or f"Imported from {Path(args.input).name}",
+                       provenance=provenance)
     print(f"hpcbelt dxx: wrote {out}: {n} profiles x {alpha.size} angles", file=sys.stderr)
     return 0
 

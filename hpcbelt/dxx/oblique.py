@@ -71,7 +71,9 @@ import math
 import numba
 import numpy as np
 
-from .geometry import b_ratio, bounce_weights
+from ..dipole import b_ratio
+from .geometry import bounce_weights
+from .plasma import EPS, Q_OVER_M
 
 
 # --------------------------------------------------------------------------------------
@@ -433,8 +435,6 @@ def scan_frequencies(f_lc: float, f_uc: float, n: int) -> np.ndarray:
 
 def bounce_averaged_profile_cfg(cfg, alpha0, b_eq_T, omega_pe, bw2_T2, gamma, beta):
     """Call :func:`bounce_averaged_profile` with the settings of a DxxConfig."""
-    from .calculator import EPS, Q_OVER_M
-
     sp = cfg.spectrum
     ob = cfg.oblique
     tn, tw = wave_normal_quadrature(ob.X_m, ob.X_w, ob.X_min, ob.X_max, ob.n_wave_normal)

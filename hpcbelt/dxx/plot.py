@@ -1,11 +1,17 @@
-"""``hpcbelt dxx plot``: a Fig 1-like summary of any database (Watt et al. 2021, Fig 1).
+"""The Fig 1-like figure of a database (Watt et al. 2021, Fig 1), and ``hpcbelt dxx plot``.
+
+:func:`plot_fig1` is the one drawing of it, from plain arrays: the distribution of the profiles
+(:func:`hpcbelt.daa_database.distribution`) and the two mean profiles on any pitch-angle grid.
+``hpcbelt dxx plot`` draws it for a database file; the aggregation draws it from the copy of
+the same distribution in a summary file.
 
 (a) the column-normalised distribution of log10 D over pitch angle (each pitch-angle column
-    a histogram scaled to a maximum of 1), with the mean profile <D(X_i, Y_i)> (solid) and
-    D(<X>, <Y>) (dashed); (b) the distributions of log10 D at 30 and 60 deg; (c) a normal
-    Q-Q plot of D at 45 deg (sample quantiles of the standardised D against standard normal
-    quantiles: a heavy right tail bends above the line).  Zeros (no resonance) cannot be
-    shown on a log axis and are counted in the panel titles.  matplotlib, Agg backend.
+    scaled to a maximum of 1), with the mean profile <D(X_i, Y_i)> (solid) and D(<X>, <Y>)
+    (dashed); (b) the PDFs of log10 D at the database angles nearest 30 and 60 deg; (c) a
+    normal Q-Q plot of log10 D at 45 deg (sorted log10 D against standard normal quantiles,
+    with the normal of the same mean and standard deviation).  Zeros (no resonance) cannot be
+    shown on a log axis and are left out.  When the distribution is not available only (a)'s
+    two mean profiles are drawn, with the reason.  matplotlib, no pyplot state.
 """
 
 from __future__ import annotations
@@ -16,96 +22,128 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..aggregate.database_fig import WINDOW_DECADES
 
 
-def _load(path):
-    """The database checked by the study loader, and a title from its attributes."""
-    import h5py
-
-    from ..pitch_angle.database import load
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"database {p}: file not found")
-    db = load(p)
-    with h5py.File(p, "r") as fh:
-        wave_model = fh.attrs.get("wave_model", "?")
-    title = (f"L = {db.L if db.L is not None else float('nan'):g}, E = "
-             f"{db.energy_MeV if db.energy_MeV is not None else float('nan'):g} MeV, "
-             f"{wave_model}, N = {db.n_profiles}")
-    return db.alpha_deg, db.daa, db.daa_of_mean_inputs, title
+def _centres_to_edges(c):
+    c = np.asarray(c, float)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
-def column_pdf(alpha, daa, edges):
-    """Histogram of log10 D per pitch-angle column, each column scaled to max 1."""
-    img = np.zeros((edges.size - 1, alpha.size))
-    for j in range(alpha.size):
-        col = daa[:, j]
-        col = col[col > 0]
-        if col.size:
-            h, _ = np.histogram(np.log10(col), bins=edges)
-            if h.max() > 0:
-                img[:, j] = h / h.max()
-    return img
+def plot_fig1(dist: dict, alpha_deg, daa_mean=None, daa_of_mean_inputs=None, *,
+              title: str | None = None):
+    """Draw Fig 1; returns ``(figure, data)``, ``data`` the exact arrays drawn.
+
+    Parameters
+    ----------
+    dist : dict
+        A distribution as :func:`hpcbelt.daa_database.distribution` returns it.  Used: when
+        ``dist["readable"]`` is true, ``alpha_deg`` (the database's grid), ``edges`` (bin
+        edges of log10 D), ``density`` [alpha, bin], ``n_profiles``, ``qq_alpha_deg``,
+        ``qq_sample_log10``, ``qq_normal`` and, if present, ``sha256_matches_run`` (false adds
+        a note to panel (a)); otherwise ``reason``.
+    alpha_deg : array
+        Pitch-angle grid [deg] of the two mean profiles (the model grid in an aggregation, the
+        database grid for ``hpcbelt dxx plot``).
+    daa_mean, daa_of_mean_inputs : array or None
+        <D(X_i, Y_i)> and D(<X>, <Y>) [1/s] on ``alpha_deg``; None leaves the line out.
+    title : str, optional
+        Figure title.
+
+    ``data`` keys: ``pdf_column_max1`` (the image of panel (a)), ``daa_mean``,
+    ``daa_of_mean_inputs`` (the lines, zeros as NaN), ``pdf_30deg``, ``pdf_60deg``,
+    ``qq_sample_log10``; the unreadable case has the two line keys only.
+    """
+    from matplotlib.figure import Figure
+
+    data = {}
+    alpha = np.asarray(alpha_deg, float)
+    readable = bool(dist.get("readable", False))
+    fig = Figure(figsize=(13, 4.2) if readable else (6, 4.2))
+    axes = fig.subplots(1, 3) if readable else [fig.subplots(1, 1)]
+    ax = axes[0]
+    if readable:
+        a_db = np.asarray(dist["alpha_deg"], float)
+        edges = np.asarray(dist["edges"], float)
+        dens = np.asarray(dist["density"], float)
+        # column-normalised like the paper: each pitch angle's PDF scaled to its maximum
+        peak = dens.max(axis=1, keepdims=True)
+        shown = np.where(peak > 0, dens / np.where(peak > 0, peak, 1), 0.0)
+        ax.pcolormesh(_centres_to_edges(a_db), 10.0 ** edges, np.ma.masked_equal(shown.T, 0.0),
+                      cmap="viridis", shading="flat")
+        data["pdf_column_max1"] = shown
+        head = f"(a) {dist['n_profiles']} database profiles"
+        if not dist.get("sha256_matches_run", True):
+            head += "\n(file differs from the one the run used)"
+        ax.set_title(head, fontsize=9)
+    else:
+        ax.set_title("(a) database averages (database file not readable:\n"
+                     f"{str(dist.get('reason', ''))[:70]})", fontsize=8)
+    line_c = "white" if readable else "black"
+    for key, values, ls, label in (("daa_mean", daa_mean, "-", "<D(X_i, Y_i)>"),
+                                   ("daa_of_mean_inputs", daa_of_mean_inputs, "--", "D(<X>, <Y>)")):
+        if values is None:
+            continue
+        values = np.asarray(values)
+        y = np.where(values > 0, values, np.nan)
+        ax.plot(alpha, y, color=line_c, ls=ls, lw=2, label=label)
+        data[key] = y
+    ax.set_yscale("log")
+    ax.set_xlabel("equatorial pitch angle [deg]")
+    ax.set_ylabel("D_aa [1/s]")
+    ax.set_xlim(alpha[0], alpha[-1])
+    ax.legend(fontsize=8, loc="lower left", facecolor="0.55" if readable else "white")
+    if readable:
+        centres = 0.5 * (edges[1:] + edges[:-1])
+        ax = axes[1]
+        for want, colour in ((30.0, "tab:blue"), (60.0, "tab:orange")):
+            j = int(np.argmin(np.abs(a_db - want)))
+            ax.plot(centres, dens[j], color=colour, label=f"{a_db[j]:g} deg")
+            data[f"pdf_{want:g}deg"] = dens[j]
+        ax.set_xlabel("log10 D_aa [log10(1/s)]")
+        ax.set_ylabel("probability density [1/decade]")
+        ax.set_title("(b) PDF of log10 D_aa", fontsize=9)
+        ax.legend(fontsize=8)
+        ax = axes[2]
+        qs = np.asarray(dist["qq_sample_log10"], float)
+        qn = np.asarray(dist["qq_normal"], float)
+        ax.plot(qn, qs, "+", color="tab:blue", ms=4)
+        if qs.size > 1:
+            mu, sd = qs.mean(), qs.std(ddof=1)
+            ax.plot(qn, mu + sd * qn, color="tab:red")
+        ax.set_xlabel("standard normal quantiles")
+        ax.set_ylabel("log10 D_aa quantiles")
+        ax.set_title(f"(c) Q-Q plot at {float(dist['qq_alpha_deg']):g} deg", fontsize=9)
+        data["qq_sample_log10"] = qs
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig, data
 
 
 def make_figure(path, out, dpi=120):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from scipy import stats
+    """Fig 1 of the database file ``path`` (checked by the study loader), saved to ``out``."""
+    import h5py
 
-    a, d, m, title = _load(path)
-    pos = d[d > 0]
-    if pos.size == 0:
+    from .. import daa_database
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"database {p}: file not found")
+    db = daa_database.load(p)
+    with h5py.File(p, "r") as fh:
+        wave_model = fh.attrs.get("wave_model", "?")
+    dist = daa_database.distribution(db)
+    if not dist["readable"]:
         raise InputError(f"database {path}: every value is 0, nothing to plot on a log axis")
-    hi = np.ceil(np.log10(pos.max()))
-    lo = max(np.floor(np.log10(np.percentile(pos, 0.5))), hi - WINDOW_DECADES)
-    edges = np.linspace(lo, hi, 61)
-    fig = plt.figure(figsize=(12, 4.2))
-    ax = fig.add_subplot(1, 3, 1)
-    img = column_pdf(a, d, edges)
-    da = np.diff(a).mean() if a.size > 1 else 1.0
-    ax.imshow(img, origin="lower", aspect="auto", cmap="viridis",
-              extent=(a[0] - da / 2, a[-1] + da / 2, edges[0], edges[-1]))
-    mean = d.mean(axis=0)
-    with np.errstate(divide="ignore"):
-        ax.plot(a, np.where(mean > 0, np.log10(mean), np.nan), "w-", lw=1.5,
-                label="<D(X_i, Y_i)>")
-        if m is not None:
-            ax.plot(a, np.where(m > 0, np.log10(m), np.nan), "w--", lw=1.5, label="D(<X>, <Y>)")
-    ax.set_ylim(edges[0], edges[-1])
-    ax.set_xlabel("equatorial pitch angle [deg]")
-    ax.set_ylabel("log10 <D_aa> [1/s]")
-    ax.set_title("(a) column-normalised PDF", fontsize=10)
-    ax.legend(loc="lower left", fontsize=8, facecolor="0.3", labelcolor="w")
-    ax = fig.add_subplot(1, 3, 2)
-    for ang, col in ((30, "C0"), (60, "C1")):
-        j = int(np.argmin(abs(a - ang)))
-        v = d[:, j]
-        v = v[v > 0]
-        if v.size:
-            ax.hist(np.log10(v), bins=edges, density=True, histtype="step", color=col,
-                    label=f"{a[j]:g} deg ({(d[:, j] == 0).sum()} zeros)")
-    ax.set_xlabel("log10 <D_aa> [1/s]")
-    ax.set_ylabel("probability density")
-    ax.set_title("(b) PDFs at 30 and 60 deg", fontsize=10)
-    ax.legend(fontsize=8)
-    ax = fig.add_subplot(1, 3, 3)
-    j = int(np.argmin(abs(a - 45)))
-    v = np.sort(d[:, j])
-    sd = v.std()
-    z = (v - v.mean()) / sd if sd > 0 else v * 0
-    q = stats.norm.ppf((np.arange(1, v.size + 1) - 0.5) / v.size)
-    ax.plot(q, z, "+", color="C0", ms=4)
-    ax.plot([q[0], q[-1]], [q[0], q[-1]], "r-")
-    ax.set_xlabel("standard normal quantiles")
-    ax.set_ylabel(f"standardised D quantiles at {a[j]:g} deg")
-    ax.set_title("(c) normal Q-Q at 45 deg", fontsize=10)
-    fig.suptitle(f"{Path(path).name}: {title}", fontsize=10)
-    fig.tight_layout()
+    title = (f"{p.name}: L = {db.L if db.L is not None else float('nan'):g}, E = "
+             f"{db.energy_MeV if db.energy_MeV is not None else float('nan'):g} MeV, "
+             f"{wave_model}, N = {db.n_profiles}")
+    fig, _ = plot_fig1(dist, db.alpha_deg, dist["daa_mean_db_grid"], db.daa_of_mean_inputs,
+                       title=title)
     fig.savefig(out, dpi=dpi)
-    plt.close(fig)
 
 
 def cmd_plot(args) -> int:

@@ -16,39 +16,55 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from ..errors import InputError
+from ..config import Key, positive
+
+
+def _lat(v):
+    return None if 0.0 < v <= 90.0 else "expected a latitude in (0, 90] deg"
+
+
+# The [spectrum] table of the build settings: the one source of the defaults of WaveSpectrum.
+SCHEMA = {
+    "f_m_Hz": Key("float", 550.0, "Hz", "peak of the Gaussian spectrum", check=positive),
+    "df_Hz": Key("float", 300.0, "Hz", "width of the Gaussian spectrum", check=positive),
+    "f_lc_Hz": Key("float", 100.0, "Hz", "lower cut-off of the band", check=positive),
+    "f_uc_Hz": Key("float", 2000.0, "Hz", "upper cut-off of the band", check=positive),
+    "lat_max_deg": Key("float", 45.0, "deg", "waves present for |lat| <= this", check=_lat),
+    "f_ref_Hz": Key("float", 252.0, "Hz", "frequency at which the intensity Y is given",
+                    check=positive),
+}
 
 
 @dataclass(frozen=True)
 class WaveSpectrum:
-    """Frequency spectrum and latitude extent of the hiss.
+    """Frequency spectrum and latitude extent of the hiss (units and meaning in :data:`SCHEMA`).
 
     Defaults: the "standard hiss" of Orlova et al. (2014, Table 1) quoted in dxx.md.
     """
 
-    f_m_Hz: float = 550.0        # peak frequency of the Gaussian [Hz]
-    df_Hz: float = 300.0         # Gaussian width [Hz]
-    f_lc_Hz: float = 100.0       # lower cut-off [Hz]
-    f_uc_Hz: float = 2000.0      # upper cut-off [Hz]
-    lat_max_deg: float = 45.0    # waves present for |lat| <= lat_max_deg [deg]
-    f_ref_Hz: float = 252.0      # frequency at which the intensity Y is given [Hz]
+    f_m_Hz: float = SCHEMA["f_m_Hz"].default            # peak frequency of the Gaussian [Hz]
+    df_Hz: float = SCHEMA["df_Hz"].default              # Gaussian width [Hz]
+    f_lc_Hz: float = SCHEMA["f_lc_Hz"].default          # lower cut-off [Hz]
+    f_uc_Hz: float = SCHEMA["f_uc_Hz"].default          # upper cut-off [Hz]
+    lat_max_deg: float = SCHEMA["lat_max_deg"].default  # waves present for |lat| <= this [deg]
+    f_ref_Hz: float = SCHEMA["f_ref_Hz"].default        # frequency of the intensity Y [Hz]
 
     def check(self, where: str = "wave spectrum") -> None:
-        """Raise InputError if the parameters cannot describe a spectrum."""
+        """Raise ValueError (naming ``where``) if the parameters cannot describe a spectrum."""
         for name in ("f_m_Hz", "df_Hz", "f_lc_Hz", "f_uc_Hz", "f_ref_Hz", "lat_max_deg"):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)):
-                raise InputError(f"{where}: {name} must be a finite number, got {v!r}")
+                raise ValueError(f"{where}: {name} must be a finite number, got {v!r}")
         if self.df_Hz <= 0:
-            raise InputError(f"{where}: df_Hz must be > 0, got {self.df_Hz}")
+            raise ValueError(f"{where}: df_Hz must be > 0, got {self.df_Hz}")
         if not 0 < self.f_lc_Hz < self.f_uc_Hz:
-            raise InputError(f"{where}: need 0 < f_lc_Hz < f_uc_Hz, got "
+            raise ValueError(f"{where}: need 0 < f_lc_Hz < f_uc_Hz, got "
                              f"{self.f_lc_Hz}, {self.f_uc_Hz}")
         if not self.f_lc_Hz <= self.f_ref_Hz <= self.f_uc_Hz:
-            raise InputError(f"{where}: f_ref_Hz = {self.f_ref_Hz} must lie in the band "
+            raise ValueError(f"{where}: f_ref_Hz = {self.f_ref_Hz} must lie in the band "
                              f"[{self.f_lc_Hz}, {self.f_uc_Hz}] Hz")
         if not 0 < self.lat_max_deg <= 90:
-            raise InputError(f"{where}: lat_max_deg must be in (0, 90], got {self.lat_max_deg}")
+            raise ValueError(f"{where}: lat_max_deg must be in (0, 90], got {self.lat_max_deg}")
 
     def shape(self, f_Hz: float) -> float:
         """Un-normalised spectral shape exp(-((f - f_m)/df)^2) inside the band, else 0."""
@@ -74,7 +90,7 @@ class WaveSpectrum:
         """W = B_w^2 / S(f_ref) [Hz]: 1402 Hz for the standard spectrum (dxx.md)."""
         s = self.shape(self.f_ref_Hz)
         if s <= 0.0:
-            raise InputError(f"wave spectrum: the shape vanishes at f_ref_Hz = {self.f_ref_Hz}")
+            raise ValueError(f"wave spectrum: the shape vanishes at f_ref_Hz = {self.f_ref_Hz}")
         return self.shape_integral_Hz() / s
 
     def total_power_nT2(self, intensity_nT2_per_Hz: float) -> float:

@@ -40,8 +40,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..config import Key, non_negative, positive
-from ..errors import InputError
-from .calculator import X_from_density
+from .plasma import X_from_density
+
+
+def _b_sigma(v):
+    # six standard deviations below the median must stay positive
+    return None if 0 <= v and v * 6 < 1 else "expected 0 <= value < 1/6 (B_eq could go negative)"
+
 
 SCHEMA = {
     "n_profiles": Key("int", 2377, "", "number of observations (Watt et al. 2021: 2,377)",
@@ -49,7 +54,7 @@ SCHEMA = {
     "seed": Key("int", 20210101, "", "seed of the PCG64 generator", check=non_negative),
     "B_eq_median_nT": Key("float", 1100.0, "nT", "median equatorial field", check=positive),
     "B_eq_rel_sigma": Key("float", 0.02, "", "relative standard deviation of B_eq",
-                          check=non_negative),
+                          check=_b_sigma),
     "n_e_median_m3": Key("float", 1.1e9, "m^-3", "median electron density", check=positive),
     "n_e_sigma_log10": Key("float", 0.15, "", "standard deviation of log10 n_e",
                            check=non_negative),
@@ -84,27 +89,27 @@ SCHEMA = {
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    """Parameters of the generator; defaults from dxx.md."""
+    """Parameters of the generator: the keys of :data:`SCHEMA` (defaults from dxx.md)."""
 
-    n_profiles: int = 2377
-    seed: int = 20210101
-    B_eq_median_nT: float = 1100.0
-    B_eq_rel_sigma: float = 0.02
-    n_e_median_m3: float = 1.1e9
-    n_e_sigma_log10: float = 0.15
-    S_median_nT2_Hz: float = 5e-7
-    S_sigma_log10: float = 0.6
-    corr_log_n_log_S: float = 0.3
-    storm_fraction: float = 0.0
-    storm_n_e_median_m3: float = 0.87e9
-    storm_n_e_sigma_log10: float = 0.12
-    storm_S_median_nT2_Hz: float = 1e-6
-    storm_S_sigma_log10: float = 0.5
-    storm_corr_log_n_log_S: float = 0.0
-    justification: str = ""
-    time_series: str = "iid"
-    correlation_time_min: float = 30.0
-    cadence_min: float = 2.0
+    n_profiles: int = SCHEMA["n_profiles"].default
+    seed: int = SCHEMA["seed"].default
+    B_eq_median_nT: float = SCHEMA["B_eq_median_nT"].default
+    B_eq_rel_sigma: float = SCHEMA["B_eq_rel_sigma"].default
+    n_e_median_m3: float = SCHEMA["n_e_median_m3"].default
+    n_e_sigma_log10: float = SCHEMA["n_e_sigma_log10"].default
+    S_median_nT2_Hz: float = SCHEMA["S_median_nT2_Hz"].default
+    S_sigma_log10: float = SCHEMA["S_sigma_log10"].default
+    corr_log_n_log_S: float = SCHEMA["corr_log_n_log_S"].default
+    storm_fraction: float = SCHEMA["storm_fraction"].default
+    storm_n_e_median_m3: float = SCHEMA["storm_n_e_median_m3"].default
+    storm_n_e_sigma_log10: float = SCHEMA["storm_n_e_sigma_log10"].default
+    storm_S_median_nT2_Hz: float = SCHEMA["storm_S_median_nT2_Hz"].default
+    storm_S_sigma_log10: float = SCHEMA["storm_S_sigma_log10"].default
+    storm_corr_log_n_log_S: float = SCHEMA["storm_corr_log_n_log_S"].default
+    justification: str = SCHEMA["justification"].default
+    time_series: str = SCHEMA["time_series"].default
+    correlation_time_min: float = SCHEMA["correlation_time_min"].default
+    cadence_min: float = SCHEMA["cadence_min"].default
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,9 +129,13 @@ class Observations:
 
 
 def generate(s: SyntheticSettings) -> Observations:
-    """Draw ``s.n_profiles`` observations; deterministic for a given ``s``."""
+    """Draw ``s.n_profiles`` observations; deterministic for a given ``s``.
+
+    ``ValueError`` if B_eq_rel_sigma is so large that B_eq could go negative (the schema
+    refuses such a file value first).
+    """
     if s.B_eq_rel_sigma * 6 >= 1:
-        raise InputError("synthetic.B_eq_rel_sigma: too large (B_eq could go negative)")
+        raise ValueError(f"B_eq_rel_sigma = {s.B_eq_rel_sigma}: too large (B_eq could go negative)")
     rng = np.random.Generator(np.random.PCG64(s.seed))
     z = rng.standard_normal((s.n_profiles, 3))       # columns: B, n, S (fixed order)
     if s.time_series == "ar1":

@@ -3,7 +3,9 @@
     df/dt = 1/(T(a) sin 2a) d/da [ D_aa(a, t) T(a) sin 2a df/da ]  -  f / tau_L(a)
 
 with the dipole bounce-period function T(a) (Eq. 2 of Watt et al. 2021) and the loss time
-tau_L = tau_b / 4 inside the loss cone (Shprits et al. 2008), infinite outside.
+tau_L = tau_b / 4 inside the loss cone (Shprits et al. 2008), infinite outside.  The loss
+cone itself is a property of the dipole field line: :func:`hpcbelt.dipole.loss_cone_deg_from_altitude`
+(importable from here too).
 """
 
 from __future__ import annotations
@@ -11,27 +13,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..constants import EARTH_RADIUS_M, electron_speed_m_per_s
+from ..dipole import loss_cone_deg_from_altitude  # noqa: F401  (the loss cone of the study's L)
 
 
 def bounce_function(alpha_rad):
     """T(a) = 1.3802 - 0.3198 (sin a + sqrt(sin a)), Eq. 2 of Watt et al. (2021)."""
     s = np.sin(alpha_rad)
     return 1.3802 - 0.3198 * (s + np.sqrt(s))
-
-
-def loss_cone_deg_from_altitude(L: float, altitude_km: float,
-                                earth_radius_m: float = EARTH_RADIUS_M) -> float:
-    """Equatorial loss-cone angle [deg] for a dipole mirror point at ``altitude_km``.
-
-    The field line L meets the sphere r = R_E + h at cos^2 lat_m = (1 + h/R_E)/L; the loss cone is
-    sin^2 a_LC = B_eq / B(lat_m) with B(lat)/B_eq = sqrt(1 + 3 sin^2 lat)/cos^6 lat.
-    """
-    cos2 = (1.0 + altitude_km * 1e3 / earth_radius_m) / L
-    if not 0.0 < cos2 < 1.0:
-        raise ValueError(f"field line L = {L} does not reach altitude {altitude_km} km")
-    sin2 = 1.0 - cos2
-    b_ratio = np.sqrt(1.0 + 3.0 * sin2) / cos2**3
-    return float(np.degrees(np.arcsin(np.sqrt(1.0 / b_ratio))))
 
 
 def bounce_period_s(alpha_rad, L: float, energy_MeV: float,

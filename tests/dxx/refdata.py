@@ -2,7 +2,7 @@
 
 import math
 
-from hpcbelt.dxx.calculator import X_from_density
+from hpcbelt.dxx.plasma import X_from_density
 from hpcbelt.dxx.config import DxxConfig, load
 
 # dxx.md "Tier 1 values": L = 3, 0.5 MeV, B_eq = 1100 nT, n = 1e9 m^-3, B_w = 30 pT.

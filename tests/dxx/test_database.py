@@ -11,8 +11,9 @@ import h5py
 import numpy as np
 import pytest
 
+from hpcbelt import daa_database
 from hpcbelt.dxx import calculator as C
-from hpcbelt.dxx import database
+from hpcbelt.dxx import table as T
 from hpcbelt.dxx.cli import main as dxx_main
 from hpcbelt.dxx.synthetic import SyntheticSettings, generate
 from hpcbelt.errors import InputError
@@ -47,9 +48,9 @@ def test_ar1_time_series_has_the_lag_correlation():
 
 
 def test_table_interpolation_is_exact_at_nodes_and_keeps_zeros():
-    grid = database.TableGrid(X=np.array([5.0, 10.0]), B_eq_nT=np.array([1000.0, 1200.0]))
+    grid = T.TableGrid(X=np.array([5.0, 10.0]), B_eq_nT=np.array([1000.0, 1200.0]))
     table = np.array([[[1.0, 0.0], [4.0, 2.0]], [[2.0, 0.0], [8.0, 0.0]]])
-    got = database.interpolate_table(grid, table, np.array([5.0, 10.0, np.sqrt(50.0)]),
+    got = T.interpolate_table(grid, table, np.array([5.0, 10.0, np.sqrt(50.0)]),
                                      np.array([1000.0, 1200.0, 1000.0]))
     np.testing.assert_allclose(got[0], [1.0, 0.0])
     np.testing.assert_allclose(got[1], [8.0, 0.0])
@@ -65,11 +66,11 @@ def test_table_interpolation_error_near_cutoff(cfg_fa):
     X0, B0 = 9.3, 1100.0
     X1 = X0 * 10 ** cfg.table_dlog10_X
     B1 = B0 * (1 + cfg.table_dB_rel)
-    grid = database.TableGrid(X=np.array([X0, X1]), B_eq_nT=np.array([B0, B1]))
+    grid = T.TableGrid(X=np.array([X0, X1]), B_eq_nT=np.array([B0, B1]))
     table = np.array([[C.unit_profile(cfg, x, b) for x in grid.X] for b in grid.B_eq_nT])
     Xm, Bm = np.sqrt(X0 * X1), 0.5 * (B0 + B1)
     exact = C.unit_profile(cfg, Xm, Bm)
-    got = database.interpolate_table(grid, table, np.array([Xm]), np.array([Bm]))[0]
+    got = T.interpolate_table(grid, table, np.array([Xm]), np.array([Bm]))[0]
     m = exact > 1e-3 * exact.max()
     assert np.max(abs(got[m] / exact[m] - 1)) < 0.015
     assert np.max(abs(got - exact)) < 3e-3 * exact.max()   # measured 2.5e-3
@@ -79,7 +80,7 @@ def test_pairs_csv_bad_rows_are_reported_and_nothing_is_written(tmp_path, capsys
     bad = tmp_path / "pairs.csv"
     bad.write_text("X,Y,B_eq_nT\n9.2,1e-6,1100\nnan,1e-6,1100\n0.9,1e-6,1100\n9,-1e-7,1100\n")
     with pytest.raises(InputError) as exc:
-        database.read_pairs_csv(bad, 1100.0)
+        T.read_pairs_csv(bad, 1100.0)
     msg = str(exc.value)
     assert "row 2: X = nan" in msg and "row 3: X = 0.9" in msg and "row 4: Y = -1e-07" in msg
     assert "row 1" not in msg
@@ -89,7 +90,7 @@ def test_pairs_csv_bad_rows_are_reported_and_nothing_is_written(tmp_path, capsys
     assert "row 3" in capsys.readouterr().err
     (tmp_path / "nocol.csv").write_text("X,Z\n9,1\n")
     with pytest.raises(InputError, match="no column 'Y'"):
-        database.read_pairs_csv(tmp_path / "nocol.csv", 1100.0)
+        T.read_pairs_csv(tmp_path / "nocol.csv", 1100.0)
 
 
 def test_build_from_pairs_writes_the_contract_format(tmp_path):
@@ -121,7 +122,7 @@ def test_build_from_pairs_writes_the_contract_format(tmp_path):
             dataclasses.replace(_cfg(prov), n_lat=32), 9.2, 1e-6, 1100.0))
         np.testing.assert_array_equal(fh["daa_of_mean_inputs"][()], C.profile(
             _cfg(prov), np.mean([9.2, 8.0, 11.0]), np.mean([1e-6, 4e-7, 2e-6]), 1100.0))
-    from hpcbelt.pitch_angle.database import load    # the solver's loader accepts it
+    from hpcbelt.daa_database import load    # the solver's loader accepts it
     assert load(out).n_profiles == 3
 
 
@@ -143,7 +144,7 @@ def test_mpi_rank_count_does_not_change_the_file(tmp_path):
             cmd = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-n", str(n), *cmd]
         env = {**__import__("os").environ, "PYTHONPATH": str(ROOT)}
         subprocess.run(cmd, cwd=d, check=True, env=env, timeout=300)
-        digests.append(database.content_digest(d / "db.h5"))
+        digests.append(daa_database.content_digest(d / "db.h5"))
     assert digests[0] == digests[1] == digests[2]
 
 
@@ -186,7 +187,7 @@ def test_default_database_matches_its_config_and_generator():
     from the generator; the mean profile is the mean of the rows.  (The full rebuild, bit for
     bit, is the documented command; it takes ~1-2 min and is not run here.)"""
     from hpcbelt.config import read_toml, validate
-    from hpcbelt.dxx.cli import full_schema
+    from hpcbelt.dxx.config import full_schema
     toml = ROOT / "inputs" / "hiss_L3_0.5MeV.toml"
     db = ROOT / "inputs" / "hiss_L3_0.5MeV.h5"
     doc = validate(read_toml(toml)[0], full_schema(), str(toml))

@@ -1,4 +1,5 @@
-"""Dipole geometry and the bounce-average quadrature."""
+"""Dipole geometry (hpcbelt.dipole: field line, mirror latitude, loss cone; the two Lorentz
+factors) and the bounce-average quadrature (hpcbelt.dxx.geometry)."""
 
 import math
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from hpcbelt.dxx.geometry import (b_ratio, bounce_time, bounce_weights, cos_local_pitch,
-                                  mirror_latitude)
+from hpcbelt import constants, dipole
+from hpcbelt.dipole import b_ratio, mirror_latitude
+from hpcbelt.dxx.geometry import bounce_time, bounce_weights, cos_local_pitch
 
 
 @pytest.mark.parametrize("a0_deg", [0.5, 5.0, 8.62, 20.0, 45.0, 70.0, 89.0])
@@ -24,6 +26,30 @@ def test_loss_cone_at_L3_100km():
     a_lc = math.degrees(math.asin(math.sqrt(1.0 / b_ratio(lat_m))))
     assert a_lc == pytest.approx(8.62, abs=0.005)
     assert mirror_latitude(math.radians(a_lc)) == pytest.approx(lat_m, rel=1e-10)
+    # the study's loss cone is the same field line: the two forms of B(lat)/B_eq agree
+    assert dipole.loss_cone_deg_from_altitude(3.0, 100.0, 6.371e6) == pytest.approx(a_lc, rel=1e-13)
+
+
+@pytest.mark.parametrize("lat_deg", [0.0, 1e-3, 10.0, 35.0, 60.0, 80.0])
+def test_field_line_ratio_forms_agree(lat_deg):
+    lat = math.radians(lat_deg)
+    ratio = b_ratio(lat)
+    assert dipole.b_ratio_of_cos2(math.cos(lat) ** 2) == pytest.approx(ratio, rel=1e-12)
+    assert dipole.b_ratio_minus_one(lat) == pytest.approx(ratio - 1.0, rel=1e-9, abs=1e-15)
+
+
+def test_loss_cone_of_a_field_line_below_the_altitude_is_a_value_error():
+    with pytest.raises(ValueError, match="does not reach altitude"):
+        dipole.loss_cone_deg_from_altitude(1.01, 100.0)
+
+
+def test_the_two_lorentz_factors_have_distinct_names_and_agree():
+    # 200 keV at L = 3: the invariant's gamma is the energy's gamma
+    M = dipole.first_invariant_J_per_T(200.0, 3.0)
+    assert dipole.lorentz_factor_of_invariant(M, 3.0) == pytest.approx(
+        constants.lorentz_factor_of_energy(0.2), rel=1e-12)
+    assert constants.lorentz_factor is constants.lorentz_factor_of_energy      # old names
+    assert dipole.lorentz_factor is dipole.lorentz_factor_of_invariant
 
 
 def _t_reference(a0):

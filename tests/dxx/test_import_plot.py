@@ -27,7 +27,7 @@ def test_import_csv_with_header_and_unit_conversion(tmp_path):
     with h5py.File(out, "r") as fh:
         np.testing.assert_allclose(fh["daa"][()], d, rtol=1e-12)
         assert fh.attrs["format"] == "hpcbelt.daa_database"
-    from hpcbelt.pitch_angle.database import load
+    from hpcbelt.daa_database import load
     assert load(out).n_profiles == 4
 
 
@@ -60,7 +60,8 @@ def test_import_hdf5_other_names_and_bad_values(tmp_path, capsys):
     # shape mismatch without --transpose, named in the message, nothing written
     bad = tmp_path / "bad.h5"
     assert dxx_main(["import", str(f), "-o", str(bad), *args]) == 2
-    assert "expected (n_profiles, 19)" in capsys.readouterr().err and not bad.exists()
+    err = capsys.readouterr().err
+    assert "expected (n_profiles, 19)" in err and "--transpose" in err and not bad.exists()
     d2 = d.copy()
     d2[2, 5] = np.nan
     d2[3, 7] = -1e-6
@@ -104,3 +105,24 @@ def test_unknown_config_key_is_an_error_naming_it(tmp_path, capsys):
     assert dxx_main(["build", "--config", str(c), "-o", str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err
     assert "f_m_hz" in err and "f_m_Hz" in err and str(c) in err
+
+
+def test_settings_take_their_defaults_from_the_schema(tmp_path, capsys):
+    import dataclasses
+
+    from hpcbelt.dxx.config import DxxConfig, full_schema, load
+    from hpcbelt.dxx.spectrum import SCHEMA as SPECTRUM, WaveSpectrum
+    from hpcbelt.dxx.synthetic import SCHEMA as SYNTHETIC, SyntheticSettings, generate
+
+    doc = load(None, schema=full_schema())
+    assert DxxConfig() == DxxConfig.from_doc(doc)
+    assert SyntheticSettings() == SyntheticSettings(**doc["synthetic"])
+    assert WaveSpectrum() == WaveSpectrum(**{k: key.default for k, key in SPECTRUM.items()})
+    assert [f.name for f in dataclasses.fields(SyntheticSettings)] == list(SYNTHETIC)
+    # the generator's own guard is a ValueError; the schema refuses the key first, naming it
+    with pytest.raises(ValueError, match="B_eq_rel_sigma"):
+        generate(SyntheticSettings(B_eq_rel_sigma=0.2))
+    assert dxx_main(["build", "-o", str(tmp_path / "x.h5"), "--set",
+                     "synthetic.B_eq_rel_sigma=0.2"]) == 2
+    assert "synthetic.B_eq_rel_sigma" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()

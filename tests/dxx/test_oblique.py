@@ -117,7 +117,7 @@ def test_narrow_limit_is_half_of_summers_with_the_default_power_split(cfg_fa, cf
 def _landau_setup():
     from hpcbelt import constants as K
     from hpcbelt.dxx.spectrum import WaveSpectrum
-    gamma = K.lorentz_factor(0.5)
+    gamma = K.lorentz_factor_of_energy(0.5)
     beta = math.sqrt(1 - 1 / gamma ** 2)
     oe = C.Q_OVER_M * REF_B_EQ_NT * 1e-9
     fce = oe / (2 * math.pi)
@@ -237,7 +237,7 @@ def test_near_90deg_profile_is_converged_and_vanishes_above_the_band():
     from hpcbelt.dxx.oblique import bounce_averaged_profile_cfg
     from hpcbelt import constants as K
     cfg = _oblique(C.DxxConfig(), n_lat=48)
-    gamma = K.lorentz_factor(0.5)
+    gamma = K.lorentz_factor_of_energy(0.5)
     beta = math.sqrt(1 - 1 / gamma ** 2)
     a0 = np.radians([85.0, 88.0, 89.0, 89.8, 90.0])
     wpe = ref_X(1.1e9) * C.gyrofrequency_rad_s(REF_B_EQ_NT)

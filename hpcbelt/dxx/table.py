@@ -1,4 +1,4 @@
-"""Database building blocks: the unit-intensity table, its interpolation, pairs, the file.
+"""The unit-intensity table of a database build, its interpolation, and observation pairs.
 
 Because D is exactly linear in the intensity Y (with spectrum shape, X and B_eq fixed),
 every observation's profile is D_i(a0) = Y_i D1(a0; X_i, B_eq,i), where D1 is the profile
@@ -8,21 +8,14 @@ follows the near-exponential fall of D at the cut-off angle far better than line
 where a corner is exactly 0 (no resonance) the weights fall back to linear in D1 so that
 zeros stay zeros.  See tests/dxx/test_database.py for the measured interpolation error.
 
-The file format is the contract with the pitch-angle solver (hpcbelt.pitch_angle.database):
-
-    alpha_deg (n_alpha) deg; daa (n_profiles, n_alpha) 1/s; daa_of_mean_inputs (n_alpha) 1/s;
-    daa_mean (n_alpha) 1/s; X (n) 1; Y (n) nT^2/Hz; B_eq_nT (n) nT;
-    root attributes L, energy_MeV, format = "hpcbelt.daa_database", format_version = 1,
-    wave_model, description, hpcbelt_version, provenance (JSON).
-
-Nothing in the file depends on the time of writing or on the number of MPI ranks, so the
-same command gives the same bytes.
+The observations come from the synthetic generator or from a CSV of pairs
+(:func:`read_pairs_csv`).  The database file they end up in -- its format, checks and
+writer -- is :mod:`hpcbelt.daa_database`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-
-FORMAT = "hpcbelt.daa_database"
-FORMAT_VERSION = 1
 
 
 # --------------------------------------------------------------------------------------
@@ -161,98 +151,3 @@ def read_pairs_csv(path: str | Path, default_B_eq_nT: float):
         raise InputError(f"pairs file {p}: {len(problems)} bad value(s), nothing written: "
                          f"{shown}{more}")
     return np.array(X), np.array(Y), np.array(B)
-
-
-# --------------------------------------------------------------------------------------
-# checks and the file
-# --------------------------------------------------------------------------------------
-
-def check_arrays(alpha_deg, daa, where: str, daa_of_mean_inputs=None) -> None:
-    """The loader's checks (hpcbelt.pitch_angle.database.load) on in-memory arrays."""
-    alpha = np.asarray(alpha_deg, float)
-    d = np.asarray(daa, float)
-    if alpha.ndim != 1 or alpha.size < 2:
-        raise InputError(f"{where}: pitch-angle grid has shape {alpha.shape}; expected "
-                         "(n_alpha,) with n_alpha >= 2")
-    if not np.all(np.isfinite(alpha)) or np.any(np.diff(alpha) <= 0) or alpha[0] < 0 \
-            or alpha[-1] > 90:
-        raise InputError(f"{where}: pitch-angle grid must be strictly increasing within "
-                         "[0, 90] deg")
-    if d.ndim != 2 or d.shape[1] != alpha.size or d.shape[0] < 1:
-        raise InputError(f"{where}: profiles have shape {d.shape}; expected (n_profiles, "
-                         f"{alpha.size}) to match the pitch-angle grid")
-    for name, arr in (("daa", d), ("daa_of_mean_inputs", daa_of_mean_inputs)):
-        if arr is None:
-            continue
-        arr = np.asarray(arr, float)
-        bad = np.argwhere(~np.isfinite(arr))
-        if bad.size:
-            raise InputError(f"{where}: {name} has non-finite values (first at index "
-                             f"{tuple(int(i) for i in bad[0])}); expected finite D >= 0 in 1/s")
-        neg = np.argwhere(arr < 0)
-        if neg.size:
-            i = tuple(int(v) for v in neg[0])
-            raise InputError(f"{where}: {name} has negative values (first at index {i}: "
-                             f"{arr[i]:.3g}); expected D >= 0 in 1/s")
-
-
-def write(path: str | Path, *, alpha_deg, daa, daa_of_mean_inputs, X, Y, B_eq_nT, L,
-          energy_MeV, wave_model: str, description: str, provenance: dict) -> None:
-    """Write a database in the contract format, deterministically (no timestamps)."""
-    import h5py
-
-    from .. import __version__
-
-    daa = np.ascontiguousarray(daa, dtype=np.float64)
-    check_arrays(alpha_deg, daa, f"database {path}", daa_of_mean_inputs)
-    n = daa.shape[0]
-    for name, v in (("X", X), ("Y", Y), ("B_eq_nT", B_eq_nT)):
-        if np.asarray(v).shape != (n,):
-            raise InputError(f"database {path}: {name} has shape {np.asarray(v).shape}; "
-                             f"expected ({n},)")
-    datasets = [
-        ("alpha_deg", alpha_deg, "deg", "equatorial pitch angle"),
-        ("daa", daa, "1/s", "bounce-averaged <D_aa>/p^2, one profile per observation"),
-        ("daa_of_mean_inputs", daa_of_mean_inputs, "1/s",
-         "D(<X>, <Y>): one profile from the arithmetic means of X, Y and B_eq"),
-        ("daa_mean", daa.mean(axis=0), "1/s", "<D(X_i, Y_i)>: mean of all profiles"),
-        ("X", X, "1", "omega_pe / Omega_e at the equator"),
-        ("Y", Y, "nT^2/Hz", "wave intensity at the reference frequency"),
-        ("B_eq_nT", B_eq_nT, "nT", "equatorial magnetic field"),
-    ]
-    with h5py.File(path, "w", track_order=False) as fh:
-        for name, data, units, desc in datasets:
-            if data is None:        # only imports without X, Y may lack D(<X>, <Y>)
-                continue
-            ds = fh.create_dataset(name, data=np.asarray(data, dtype=np.float64),
-                                   track_times=False)
-            ds.attrs["units"] = units
-            ds.attrs["description"] = desc
-        fh.attrs["L"] = float(L)
-        fh.attrs["energy_MeV"] = float(energy_MeV)
-        fh.attrs["format"] = FORMAT
-        fh.attrs["format_version"] = FORMAT_VERSION
-        fh.attrs["wave_model"] = wave_model
-        fh.attrs["description"] = description
-        fh.attrs["hpcbelt_version"] = __version__
-        fh.attrs["provenance"] = json.dumps(provenance, sort_keys=True, indent=1)
-
-
-def content_digest(path: str | Path) -> str:
-    """SHA-256 over every dataset's bytes and every attribute (sorted): a rank-count and
-    timestamp independent fingerprint for comparing two builds."""
-    import hashlib
-
-    import h5py
-
-    h = hashlib.sha256()
-    with h5py.File(path, "r") as fh:
-        for k in sorted(fh.attrs):
-            h.update(f"attr {k}={fh.attrs[k]!r}".encode())
-        for name in sorted(fh):
-            ds = fh[name]
-            h.update(f"ds {name} {ds.dtype} {ds.shape}".encode())
-            h.update(np.ascontiguousarray(ds[()]).tobytes())
-            for k in sorted(ds.attrs):
-                h.update(f"{name}.{k}={ds.attrs[k]!r}".encode())
-    return h.hexdigest()
