@@ -214,25 +214,22 @@ def load(path: str | Path) -> Database:
 
 def write(path: str | Path, alpha_deg, daa, daa_of_mean_inputs=None, L=None, energy_MeV=None, *,
           X=None, Y=None, B_eq_nT=None, wave_model: str | None = None,
-          description: str | None = None, provenance: dict | str | None = None,
-          check: bool = True, **attrs) -> None:
+          description: str | None = None, provenance: dict | str | None = None, **attrs) -> None:
     """Write a database in the format above, deterministically (no time stamps).
 
     The datasets are stored in :data:`DATASETS` order (those given; ``daa_mean`` is computed),
     each float64 with its units and description; then the root attributes L, energy_MeV,
     format, format_version, wave_model, description, hpcbelt_version, provenance (a dict is
     stored as sorted JSON) and any further ``attrs``.  The arrays are checked first
-    (:func:`check_arrays`, ``ValueError``); ``check=False`` writes them as given, for tests
-    of the loader's own checks.
+    (:func:`check_arrays`, ``ValueError``): the writer never leaves a file the loader refuses.
     """
     import h5py
 
     from . import __version__
 
     daa = np.ascontiguousarray(daa, dtype=np.float64)
-    if check:
-        check_arrays(alpha_deg, daa, daa_of_mean_inputs, {"X": X, "Y": Y, "B_eq_nT": B_eq_nT},
-                     where=f"database {path}")
+    check_arrays(alpha_deg, daa, daa_of_mean_inputs, {"X": X, "Y": Y, "B_eq_nT": B_eq_nT},
+                 where=f"database {path}")
     data = {"alpha_deg": alpha_deg, "daa": daa, "daa_of_mean_inputs": daa_of_mean_inputs,
             "daa_mean": daa.mean(axis=0) if daa.ndim == 2 else None,
             "X": X, "Y": Y, "B_eq_nT": B_eq_nT}

@@ -89,7 +89,12 @@ def test_one_checker_for_the_writer_and_the_loader(tmp_path, case, words):
     with pytest.raises(ValueError) as written:
         D.write(path, a, d, daa_of_mean_inputs=m, X=X, L=3.0, energy_MeV=0.5)
     assert not path.exists()
-    D.write(path, a, d, daa_of_mean_inputs=m, X=X, L=3.0, energy_MeV=0.5, check=False)
+    # what another tool (or a damaged copy) could leave on disk: the same arrays, written raw
+    with h5py.File(path, "w") as fh:
+        for name, arr, units in (("alpha_deg", a, "deg"), ("daa", d, "1/s"), ("daa_of_mean_inputs", m, "1/s"),
+                                 ("X", X, "1")):
+            if arr is not None:
+                fh.create_dataset(name, data=np.asarray(arr, float)).attrs["units"] = units
     with pytest.raises(InputError) as loaded:
         D.load(path)
     for w in words:
