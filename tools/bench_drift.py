@@ -4,12 +4,14 @@
     python tools/bench_drift.py tracker      particle-steps per second on one core, and the
                                              integration error (dt_max vs dt_max / 10)
     python tools/bench_drift.py pde          the paper's 24 h PDE run on the default grid, one core
-    mpirun -n 2 python tools/bench_drift.py particles
-                                             wall time of the paper's full particle experiment
+    python tools/bench_drift.py particles    wall time of the paper's full particle experiment
                                              (200 permutations x 10,000 particles x 18 h, positions
-                                             every 5 min, binned per permutation)
-    python tools/bench_drift.py all          tracker + pde, then the particle experiment under
-                                             mpirun -n 2 (NP=... to change)
+                                             every 5 min, binned per permutation) through the
+                                             production driver: ``mpirun -n NP hpcbelt run`` on
+                                             inputs/lejosne2023.toml with the PDE cut to 15 min and
+                                             no radial solver, so the permutations are nearly all
+                                             the work (NP=2 by default)
+    python tools/bench_drift.py all          tracker + pde + particles
 
 Options: --perms, --particles, --hours, --dt-max to shrink the particle runs.
 """
@@ -19,16 +21,18 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 from hpcbelt.drift import initial  # noqa: E402
-from hpcbelt.drift.grid import Grid  # noqa: E402
 from hpcbelt.drift.solver import DriftDiffusionSolver  # noqa: E402
+from hpcbelt.lmlt import PAPER_PROBE, Grid  # noqa: E402
 from hpcbelt.particles import sampling, sequences  # noqa: E402
 from hpcbelt.particles.tracker import ParticleExperiment  # noqa: E402
 
@@ -69,7 +73,7 @@ def bench_pde(args):
     s = DriftDiffusionSolver.from_physics(GRID, initial.injection(GRID), W_mV_per_m=0.5, update_s=200.0,
                                           energy_keV=200.0, L_energy=3.0, dt_s=args.dt_pde)
     t0 = time.perf_counter()
-    r = s.run(24 * 3600.0, 300.0, probes=((3.45, 3.55, 21.75, 22.25),))
+    r = s.run(24 * 3600.0, 300.0, probes=(PAPER_PROBE,))
     wall = time.perf_counter() - t0
     b = r["budget"]
     print(f"pde: 24 h on {GRID.n_L} x {GRID.n_mlt} cells, dt = {args.dt_pde:g} s, outputs every 5 min: {wall:.1f} s "
@@ -77,27 +81,48 @@ def bench_pde(args):
           f"budget imbalance {b['imbalance']:.2g} of {b['initial']:.4f}, min F {r['F'].min():.2g}")
 
 
-def bench_particles(args):
-    from mpi4py import MPI
+STUDY = ROOT / "inputs" / "lejosne2023.toml"
 
-    from hpcbelt.particles.tracker import ensemble_sums, run_permutations
 
-    comm = MPI.COMM_WORLD
-    exp = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=args.particles,
-                             duration_s=args.hours * 3600.0, dt_max_s=args.dt_max)
-    # compile on every rank outside the timing
-    exp_small = ParticleExperiment(seed=2023, bin_grid=exp.bin_grid, per_permutation=10, duration_s=3600.0)
-    run_permutations(comm, [0], exp_small)
-    comm.Barrier()
+def _run_study(out, nprocs, sets):
+    """``mpirun -n nprocs hpcbelt run inputs/lejosne2023.toml --set ...``; returns the wall time [s]."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    cmd = [shutil.which("mpirun"), "-n", str(nprocs), sys.executable, "-m", "hpcbelt", "run", str(STUDY),
+           "-o", str(out), "--overwrite", "--quiet"]
+    for s in sets:
+        cmd += ["--set", s]
     t0 = time.perf_counter()
-    local = run_permutations(comm, range(args.perms), exp)
-    n, sF, sP, _ = ensemble_sums(comm, local)
-    wall = time.perf_counter() - t0
-    if comm.rank == 0:
-        steps = int(exp.sched["nsub"].sum()) * args.particles * args.perms
-        print(f"particles: {args.perms} permutations x {args.particles} particles x {args.hours:g} h, positions every "
-              f"5 min, binned: {wall:.1f} s wall on {comm.size} ranks ({steps / wall / comm.size:.3g} "
-              f"particle-steps/s per rank, including binning)")
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def bench_particles(args):
+    """The particle experiment through the production driver (``hpcbelt run``, all ranks)."""
+    import h5py
+
+    from hpcbelt.drift import driver
+    from hpcbelt.drift.study import load_study
+
+    nprocs = int(os.environ.get("NP", "2"))
+    # the PDE cut to 15 min (3 output frames) and no radial solver: the permutations are the work
+    common = ["time.duration_h=0.25", "radial.enabled=false"]
+    sets = common + [f"particles.permutations={args.perms}", f"particles.per_permutation={args.particles}",
+                     f"particles.duration_h={args.hours!r}", f"particles.dt_max_s={args.dt_max!r}"]
+    with tempfile.TemporaryDirectory(prefix="hpcbelt-bench-") as d:
+        # compile (numba caches) on every rank outside the timing: one tiny permutation per rank
+        _run_study(Path(d) / "warm.h5", nprocs, common + [f"particles.permutations={nprocs}",
+                                                          "particles.per_permutation=10", "particles.duration_h=1"])
+        out = Path(d) / "particles.h5"
+        wall = _run_study(out, nprocs, sets)
+        with h5py.File(out, "r") as fh:
+            assert fh.attrs["status"] == "complete" and fh["particles/perm_done"][()].all()
+            size = int(fh.attrs["mpi_size"])
+    exp = driver.experiment(load_study(STUDY, sets))
+    steps = int(exp.sched["nsub"].sum()) * args.particles * args.perms
+    print(f"particles: {args.perms} permutations x {args.particles} particles x {args.hours:g} h, positions every "
+          f"5 min, binned, written: {wall:.1f} s wall for 'hpcbelt run' on {size} ranks, start-up and a 15 min "
+          f"PDE included ({steps / wall / size:.3g} particle-steps/s per rank)")
 
 
 def main():
@@ -113,15 +138,8 @@ def main():
         bench_tracker(args)
     if args.what in ("pde", "all"):
         bench_pde(args)
-    if args.what == "particles":
+    if args.what in ("particles", "all"):
         bench_particles(args)
-    if args.what == "all":
-        env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-                   OMPI_MCA_rmaps_base_oversubscribe="1")
-        cmd = [shutil.which("mpirun"), "-n", os.environ.get("NP", "2"), sys.executable, __file__, "particles",
-               "--perms", str(args.perms), "--particles", str(args.particles), "--hours", str(args.hours),
-               "--dt-max", str(args.dt_max)]
-        subprocess.run(cmd, check=True, env=env)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,10 @@ def dataset_hashes(path: Path) -> dict:
             arr = obj[()]
             h = hashlib.sha256()
             h.update(f"{obj.shape}|{obj.dtype.str}|".encode())
-            h.update(np.ascontiguousarray(arr).tobytes() if isinstance(arr, np.ndarray) else repr(arr).encode())
+            if isinstance(arr, np.ndarray) and arr.dtype != object:
+                h.update(np.ascontiguousarray(arr).tobytes())
+            else:   # variable-length strings: their values (the bytes would be pointers)
+                h.update(repr(arr.tolist() if isinstance(arr, np.ndarray) else arr).encode())
             out[name] = h.hexdigest()
 
     with h5py.File(path, "r") as fh:

@@ -20,7 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import output, studies
+from .. import studies
+from ..output import file_identity, file_kind
 from ..errors import InputError
 from ..parallel import root_decides
 from . import files
@@ -56,7 +57,7 @@ def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite
 
 def run_kind(path) -> str:
     """The ``kind`` of an hpcbelt run file; InputError for anything else (e.g. a summary)."""
-    kind = output.file_kind(path)
+    kind = file_kind(path)
     if kind is None:
         raise InputError(f"{path}: HDF5 file without a 'kind' attribute: not an hpcbelt run file")
     if kind == files.SUMMARY_KIND:
@@ -109,7 +110,7 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
         rep_tmp = files.temp_name(outs.report)
         try:
             _check_unchanged(run_path, stat0)
-            identity = output.file_identity(run_path, checksum=opts.checksum)
+            identity = file_identity(run_path, checksum=opts.checksum)
             header = files.summary_header(kind, run.root, identity, opts, comm.Get_size())
             agg.get("write_summary")(tmp, run, plan, results, header)
             figs = (files.make_figures(tmp, outs.figures, agg.get("figures")) if outs.figures is not None else {})

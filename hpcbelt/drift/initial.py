@@ -1,46 +1,25 @@
 """Named initial conditions for F on the (L, MLT) grid (cell averages in the measure L^-2 dL dphi).
 
-* ``injection`` (Sec. 4.1 of Lejosne & Albert 2023): F = 1 for 3.8 <= L <= 7 at every MLT,
-  plus 2.5 <= L < 3.8 between 22:15 and 01:45 MLT; 0 elsewhere.  Cells cut by an edge get the
-  exact measure-weighted fraction, so the represented number of particles is exact.
+* ``injection`` (Sec. 4.1 of Lejosne & Albert 2023): F = 1 over :data:`hpcbelt.lmlt.INJECTION_REGIONS`
+  (3.8 <= L <= 7 at every MLT, plus 2.5 <= L < 3.8 between 22:15 and 01:45 MLT); 0 elsewhere.
+  Cells cut by an edge get the exact measure-weighted fraction, so the represented number of
+  particles is exact.
 * ``gaussian_L``: MLT-independent ``exp(-(L - L0)^2 / (2 width^2))`` (width = standard deviation),
   sampled at the cell centres.
 * ``file``: F from an HDF5 file, linearly interpolated onto the grid (see :func:`from_file`).
-"""
 
-from dataclasses import dataclass
+Problems raise ValueError; the study layer names the key.
+"""
 
 import numpy as np
 
-from hpcbelt.drift.grid import box_weights
-from hpcbelt.errors import InputError
+from hpcbelt.lmlt import INJECTION_REGIONS, box_weights
 
-
-@dataclass(frozen=True)
-class Region:
-    """An (L, MLT) box; MLT may wrap through midnight."""
-
-    L_lo: float
-    L_hi: float
-    mlt_lo_h: float
-    mlt_hi_h: float
-
-    @property
-    def measure(self):
-        """Integral of ``L^-2 dL dphi`` over the box."""
-        span_h = (self.mlt_hi_h - self.mlt_lo_h) % 24.0 or 24.0
-        return (1.0 / self.L_lo - 1.0 / self.L_hi) * span_h * np.pi / 12.0
-
-
-# The paper's initial region: F = 1 inside, 0 outside.
-INJECTION_REGIONS = (
-    Region(3.8, 7.0, 0.0, 24.0),
-    Region(2.5, 3.8, 22.25, 1.75),
-)
+KINDS = ("injection", "gaussian_L", "file")
 
 
 def regions_F(grid, regions):
-    """Cell averages of the indicator of a union of disjoint regions."""
+    """Cell averages of the indicator of a union of disjoint :class:`hpcbelt.lmlt.Box` regions."""
     num = np.zeros((grid.n_L, grid.n_mlt))
     for reg in regions:
         if reg.mlt_hi_h - reg.mlt_lo_h == 24.0:
@@ -63,7 +42,7 @@ def injection(grid):
 def gaussian_L(grid, L0, width):
     """MLT-independent Gaussian in L of centre ``L0`` and standard deviation ``width``."""
     if not width > 0:
-        raise InputError(f"initial.width: expected a positive width in L, got {width}")
+        raise ValueError(f"width: expected a positive width in L, got {width}")
     f = np.exp(-0.5 * ((grid.L_centres - L0) / width) ** 2)
     return np.repeat(f[:, None], grid.n_mlt, axis=1)
 
@@ -81,7 +60,7 @@ def from_file(grid, path, dataset="F", time_index=-1):
     try:
         with h5py.File(path, "r") as f:
             if dataset not in f:
-                raise InputError(f"initial.path: {path} has no dataset {dataset!r}")
+                raise ValueError(f"{path} has no dataset {dataset!r}")
             F = np.asarray(f[dataset][...], dtype=float)
             parent = dataset.rsplit("/", 1)[0] if "/" in dataset else ""
 
@@ -89,19 +68,19 @@ def from_file(grid, path, dataset="F", time_index=-1):
                 for key in ((parent + "/" + name) if parent else name, name):
                     if key in f:
                         return np.asarray(f[key][...], dtype=float)
-                raise InputError(f"initial.path: {path} has no {name!r} next to {dataset!r}")
+                raise ValueError(f"{path} has no {name!r} next to {dataset!r}")
 
             Lg = coord("L_grid")
             mlt = coord("mlt_h")
     except OSError as exc:
-        raise InputError(f"initial.path: cannot read HDF5 file {path}: {exc}") from None
+        raise ValueError(f"cannot read HDF5 file {path}: {exc}") from None
     if F.ndim == 3:
         F = F[time_index]
     if F.shape != (Lg.size, mlt.size):
-        raise InputError(f"initial.path: {path}:{dataset} has shape {F.shape}, expected "
+        raise ValueError(f"{path}:{dataset} has shape {F.shape}, expected "
                          f"(len(L_grid), len(mlt_h)) = ({Lg.size}, {mlt.size})")
     if not np.all(np.isfinite(F)) or F.min() < 0:
-        raise InputError(f"initial.path: {path}:{dataset} must be finite and non-negative")
+        raise ValueError(f"{path}:{dataset} must be finite and non-negative")
     # periodic interpolation in MLT, then linear in L
     order = np.argsort(mlt % 24.0)
     m = (mlt % 24.0)[order]
@@ -114,17 +93,17 @@ def from_file(grid, path, dataset="F", time_index=-1):
 
 
 def make_initial(grid, spec):
-    """Dispatch on ``spec['kind']`` (``injection``, ``gaussian_L``, ``file``)."""
+    """Dispatch on ``spec['kind']`` (one of :data:`KINDS`); ``spec`` holds that kind's parameters."""
     kind = spec.get("kind", "injection")
     if kind == "injection":
         return injection(grid)
     if kind == "gaussian_L":
         for key in ("L0", "width"):
-            if key not in spec:
-                raise InputError(f"initial.{key}: required for kind = 'gaussian_L'")
+            if spec.get(key) is None:
+                raise ValueError(f"{key}: required for kind = 'gaussian_L'")
         return gaussian_L(grid, float(spec["L0"]), float(spec["width"]))
     if kind == "file":
-        if "path" not in spec:
-            raise InputError("initial.path: required for kind = 'file'")
+        if spec.get("path") is None:
+            raise ValueError("path: required for kind = 'file'")
         return from_file(grid, spec["path"], spec.get("dataset", "F"), int(spec.get("time_index", -1)))
-    raise InputError(f"initial.kind: expected 'injection', 'gaussian_L' or 'file', got {kind!r}")
+    raise ValueError(f"kind: expected 'injection', 'gaussian_L' or 'file', got {kind!r}")

@@ -21,6 +21,8 @@ with a run at half the cell sizes and half the step to 2.4e-3 (probe values up t
 Budget: ``number()`` is ``sum F L^-2 dL dphi``; every step records what leaves through the
 inner and the outer edge, and the CG residual (the solve's departure from exact
 conservation).  ``budget()`` returns them.
+
+Bad arguments raise ValueError (the study layer has checked the keys they come from).
 """
 
 import math
@@ -30,15 +32,13 @@ import numpy as np
 from hpcbelt import constants as C
 from hpcbelt import dipole
 from hpcbelt.drift import kernels
-from hpcbelt.drift.grid import box_weights
-from hpcbelt.errors import InputError
+from hpcbelt.lmlt import box_weights, check_boundary
 
-BOUNDARY_KINDS = ("fixed", "zero_flux")
 METHODS = ("implicit", "explicit")
 
 
 class DriftDiffusionSolver:
-    """Eq. 28 on an (L, MLT) :class:`~hpcbelt.drift.grid.Grid`.
+    """Eq. 28 on an (L, MLT) :class:`~hpcbelt.lmlt.Grid`.
 
     Parameters
     ----------
@@ -54,7 +54,8 @@ class DriftDiffusionSolver:
     method : {"implicit", "explicit"}
     boundary : (str, str)
         ``"fixed"`` (ghost ring of value ``boundary_values`` one cell beyond the edge; 0 makes
-        the edge absorbing) or ``"zero_flux"``, at L_min and at L_max.
+        the edge absorbing) or ``"zero_flux"``, at L_min and at L_max
+        (:data:`hpcbelt.lmlt.BOUNDARY_KINDS`).
     kmax : float
         Slope cap of the inter-ring stencil (MLT cells per ring); see the kernels module.
     cg_tol : float
@@ -64,15 +65,13 @@ class DriftDiffusionSolver:
     def __init__(self, grid, F0, K_per_s, omega_rad_per_s, dt_s, *, method="implicit",
                  boundary=("fixed", "fixed"), boundary_values=(0.0, 0.0), kmax=8.0, cg_tol=1e-11):
         if method not in METHODS:
-            raise InputError(f"drift.method: expected one of {METHODS}, got {method!r}")
-        for b in boundary:
-            if b not in BOUNDARY_KINDS:
-                raise InputError(f"grid boundary: expected one of {BOUNDARY_KINDS}, got {b!r}")
+            raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+        boundary = check_boundary(boundary)
         F0 = np.asarray(F0, dtype=float)
         if F0.shape != (grid.n_L, grid.n_mlt):
-            raise InputError(f"initial F has shape {F0.shape}, expected {(grid.n_L, grid.n_mlt)}")
+            raise ValueError(f"initial F has shape {F0.shape}, expected {(grid.n_L, grid.n_mlt)}")
         if not dt_s > 0:
-            raise InputError(f"time.dt_s: expected a positive step, got {dt_s}")
+            raise ValueError(f"dt_s: expected a positive step, got {dt_s}")
         self.grid = grid
         self.F = F0.copy()                       # co-rotating representation; equal to F0 at t = 0
         self.K = float(K_per_s)
@@ -84,7 +83,7 @@ class DriftDiffusionSolver:
         self.kmax = float(kmax)
         self.cg_tol = float(cg_tol)
         self.t = 0.0
-        self.m = grid.measure_L * grid.dphi     # cell measure of each ring
+        self.m = grid.ring_measure              # cell measure of each ring
         nL, nphi = grid.n_L, grid.n_mlt
         self._up_k = np.zeros((nL - 1, nphi, 2), dtype=np.int64)
         self._up_c = np.zeros((nL - 1, nphi, 2))
@@ -189,7 +188,7 @@ class DriftDiffusionSolver:
         """
         n_out = int(round(duration_s / output_every_s))
         if n_out < 1 or abs(n_out * output_every_s - duration_s) > 1e-6 * duration_s:
-            raise InputError(f"time.output_every_s: {output_every_s} s must divide the duration {duration_s} s")
+            raise ValueError(f"output_every_s: {output_every_s} s must divide the duration {duration_s} s")
         g = self.grid
         out = np.empty((n_out + 1, g.n_L, g.n_mlt))
         pw = [box_weights(g, *p) for p in probes]

@@ -15,18 +15,18 @@ Contract keys: ``kind``, ``seed``; ``[physics]`` ``W_mV_per_m``, ``update_s``, `
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..config import Key, TableList, apply_overrides, non_negative, positive, read_toml, validate
+from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, positive, validate
 from ..errors import InputError
+from ..lmlt import BOUNDARY_KINDS, INJECTION_REGIONS, PAPER_PROBE, PAPER_PROBE_NAME, Box, Grid
+from . import coefficients as co
 from . import initial as ic
-from .grid import Grid
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
-PAPER_PROBE = {"name": "L3.5_22MLT", "L_lo": 3.45, "L_hi": 3.55, "mlt_lo_h": 21.75, "mlt_hi_h": 22.25}
 
 
 def _L(v):
@@ -59,9 +59,9 @@ SCHEMA = {
         "n_mlt": Key("int", 288, "", "MLT cells over 24 h (288 = 5 min of MLT)",
                      check=lambda v: None if v >= 4 else "expected at least 4"),
         "boundary_L_min": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_min one cell inside) "
-                                                  "or 'zero_flux'", choices=("fixed", "zero_flux")),
+                                                  "or 'zero_flux'", choices=BOUNDARY_KINDS),
         "boundary_L_max": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_max one cell outside) "
-                                                  "or 'zero_flux'", choices=("fixed", "zero_flux")),
+                                                  "or 'zero_flux'", choices=BOUNDARY_KINDS),
         "F_L_min": Key("float", 0.0, "", "F beyond the inner edge (0 = absorbing)", check=non_negative),
         "F_L_max": Key("float", 0.0, "", "F beyond the outer edge (0 = absorbing)", check=non_negative),
     },
@@ -70,6 +70,7 @@ SCHEMA = {
         "output_every_s": Key("float", 300.0, "s", "output cadence of every solver", check=positive),
         "dt_s": Key("float", 120.0, "s", "splitting step of the PDE (the drift is exact for any step)",
                     check=positive),
+        # the choices are drift.solver.METHODS (not imported here: it loads the numba kernels)
         "method": Key("str", "implicit", doc="y-diffusion: 'implicit' (backward Euler, unconditionally stable) or "
                                              "'explicit' (the paper's; sub-stepped to the positivity limit)",
                       choices=("implicit", "explicit")),
@@ -77,7 +78,7 @@ SCHEMA = {
                     check=lambda v: None if v >= 1 else "expected kmax >= 1"),
     },
     "initial": {
-        "kind": Key("str", "injection", doc="initial F", choices=("injection", "gaussian_L", "file")),
+        "kind": Key("str", "injection", doc="initial F", choices=ic.KINDS),
         "L0": Key("float", optional=True, doc="gaussian_L: centre in L", check=_L),
         "width": Key("float", optional=True, doc="gaussian_L: standard deviation in L", check=positive),
         "path": Key("str", optional=True, doc="file: HDF5 file (relative to the study file) with F [L, mlt] "
@@ -122,16 +123,103 @@ SCHEMA = {
 }
 
 
-@dataclass
+# ------------------------------------------------------------------------------------------
+# The validated study, with typed views of its tables (the configuration itself stays in doc)
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Physics:
+    """``[physics]``: the fluctuation (W, T), the electrons (energy at L_energy) and the dipole."""
+
+    W_mV_per_m: float
+    update_s: float
+    energy_keV: float
+    L_energy: float
+    corotation: bool
+    R_E_m: float
+    B_E_nT: float
+
+    @property
+    def K_per_s(self) -> float:
+        """``K = W^2 T / (2 B_E^2 R_E^2)``, the prefactor of every diffusion coefficient (Eq. 12)."""
+        return float(co.diffusion_constant_K_per_s(self.W_mV_per_m, self.update_s, R_E_m=self.R_E_m,
+                                                   B_E_nT=self.B_E_nT))
+
+
+@dataclass(frozen=True)
+class Edges:
+    """``[grid]`` boundary keys: kind and ghost value at (L_min, L_max), for the PDE and the radial solver."""
+
+    kinds: tuple
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Timing:
+    """``[time]``: the PDE's (and the radial solver's) duration and output cadence, the splitting step."""
+
+    duration_s: float
+    output_every_s: float
+    dt_s: float
+    method: str
+    kmax: float
+
+
+@dataclass(frozen=True)
+class Radial:
+    """``[radial]``."""
+
+    enabled: bool
+    D_LL: str
+    D0_per_day: float | None
+    power: float
+    theta: float
+    dt_s: float
+
+
+@dataclass(frozen=True)
+class Particles:
+    """``[particles]`` (``duration_s`` from ``duration_h``)."""
+
+    enabled: bool
+    permutations: int
+    per_permutation: int
+    duration_s: float
+    dt_max_s: float
+    coarsen_L: int
+    coarsen_mlt: int
+    L_escape: float
+    keep_positions: bool
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One ``[[probe]]``: a name and an (L, MLT) box."""
+
+    name: str
+    box: Box
+
+
+@dataclass(frozen=True)
 class Study:
-    """A validated drift-diffusion study with everything derived that every rank needs."""
+    """A validated drift-diffusion study with everything derived that every rank needs.
+
+    ``doc`` is the validated configuration (stored in the run file and compared on restart);
+    ``physics``, ``time``, ``edges``, ``radial`` and ``particles`` are typed views of its tables.
+    """
 
     path: str
     text: str
     doc: dict
     grid: Grid
     F0: np.ndarray
-    probes: list
+    probes: tuple            # of Probe
+    physics: Physics
+    time: Timing
+    edges: Edges
+    radial: Radial
+    particles: Particles
     overrides: tuple = ()
 
     @property
@@ -139,16 +227,12 @@ class Study:
         return self.doc["seed"]
 
     @property
-    def physics(self) -> dict:
-        return self.doc["physics"]
-
-    @property
     def duration_s(self) -> float:
-        return self.doc["time"]["duration_h"] * 3600.0
+        return self.time.duration_s
 
     @property
     def output_every_s(self) -> float:
-        return self.doc["time"]["output_every_s"]
+        return self.time.output_every_s
 
     @property
     def out_t(self) -> np.ndarray:
@@ -157,19 +241,36 @@ class Study:
 
     @property
     def particles_on(self) -> bool:
-        return self.doc["particles"]["enabled"]
+        return self.particles.enabled
 
     @property
     def radial_on(self) -> bool:
-        return self.doc["radial"]["enabled"]
+        return self.radial.enabled
+
+    @property
+    def n_perm(self) -> int:
+        """Permutations of the particle experiment (0 without particles)."""
+        return self.particles.permutations if self.particles.enabled else 0
 
     @property
     def bin_grid(self) -> Grid:
-        p = self.doc["particles"]
-        return self.grid.coarsened(p["coarsen_L"], p["coarsen_mlt"])
+        """The grid the particles are binned on: the PDE grid with cells merged by coarsen_L x coarsen_mlt."""
+        return self.grid.coarsened(self.particles.coarsen_L, self.particles.coarsen_mlt)
 
-    def probe_boxes(self):
-        return tuple((p["L_lo"], p["L_hi"], p["mlt_lo_h"], p["mlt_hi_h"]) for p in self.probes)
+    @property
+    def K_per_s(self) -> float:
+        return self.physics.K_per_s
+
+    def probe_boxes(self) -> tuple:
+        return tuple(p.box for p in self.probes)
+
+    def radial_D_LL(self):
+        """``D_LL(L)`` [1/s] of the radial solver: Eq. 21 (``K L^6 / 2``) or the power law."""
+        r = self.radial
+        if r.D_LL == "drift_averaged":
+            K = self.K_per_s
+            return lambda L: co.drift_averaged_D_LL_per_s(L, K)
+        return lambda L: co.power_law_D_LL_per_s(L, r.D0_per_day, r.power)
 
 
 def _divides(total, step, where):
@@ -178,20 +279,35 @@ def _divides(total, step, where):
         raise InputError(f"{where}: {step:g} s must divide {total:g} s into a whole number of outputs")
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
-    """Read, validate and derive a drift-diffusion study; every problem is an InputError."""
-    path = Path(path)
-    raw, text = read_toml(path)
-    raw = apply_overrides(raw, overrides, str(path))
-    doc = validate(raw, SCHEMA, str(path))
+# Which key a user changes when the initial condition of each kind cannot be built.
+_INITIAL_KEY = {"injection": "initial.kind", "gaussian_L": "initial.width", "file": "initial.path"}
+
+
+def load_study(source: StudyFile | str | Path, overrides: list[str] | None = None,
+               experiments: list[str] | None = None) -> Study:
+    """Read, validate and derive a drift-diffusion study; every problem is an InputError.
+
+    ``source`` is the study file, already read (a :class:`~hpcbelt.config.StudyFile`, as
+    ``hpcbelt run`` passes it) or a path; ``overrides`` are ``table.key=value`` strings
+    (``hpcbelt run --set``).  The study has no ``[[experiment]]`` tables, so ``experiments``
+    must be None.  The numerics below raise ValueError; here they become InputErrors naming
+    the study key.
+    """
+    sf = StudyFile.coerce(source)
+    path = Path(sf.path)
     src = str(path)
+    if experiments is not None:
+        raise InputError(f"--experiments: {src} is a drift_diffusion study, which has no [[experiment]] tables")
+    raw = apply_overrides(sf.doc, overrides, src)
+    doc = validate(raw, SCHEMA, src)
     g = doc["grid"]
     if g["L_max"] <= g["L_min"]:
         raise InputError(f"{src}: grid.L_max: expected a value above L_min = {g['L_min']:g}, got {g['L_max']:g}")
     try:
         grid = Grid(g["L_min"], g["L_max"], g["dL"], g["n_mlt"])
-    except InputError as exc:
-        raise InputError(f"{src}: {exc}") from None
+    except ValueError as exc:
+        # L_min, L_max and n_mlt are checked above and by the schema: what is left is dL
+        raise InputError(f"{src}: grid.dL: {exc}") from None
     t = doc["time"]
     _divides(t["duration_h"] * 3600.0, t["output_every_s"], f"{src}: time.output_every_s")
 
@@ -204,10 +320,10 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
         ini["path"] = str((path.parent / ini["path"]).resolve())
     try:
         F0 = ic.make_initial(grid, ini)
-    except InputError as exc:
-        raise InputError(f"{src}: {exc}") from None
+    except ValueError as exc:
+        raise InputError(f"{src}: {_INITIAL_KEY[ini['kind']]}: {exc}") from None
 
-    probes = doc["probe"] or [dict(PAPER_PROBE)]
+    probes = doc["probe"] or [{"name": PAPER_PROBE_NAME, **asdict(PAPER_PROBE)}]
     seen = set()
     for i, p in enumerate(probes):
         if not _NAME_RE.match(p["name"]) or p["name"] in seen:
@@ -228,8 +344,23 @@ def load_study(path: str | Path, overrides: list[str] | None = None) -> Study:
         if ini["kind"] != "injection":
             raise InputError(f"{src}: particles.enabled: the particles represent F = 1 over the injection "
                              f"region, so initial.kind must be 'injection', got {ini['kind']!r}")
+        if p["per_permutation"] < len(INJECTION_REGIONS):
+            raise InputError(f"{src}: particles.per_permutation: expected at least {len(INJECTION_REGIONS)} "
+                             f"(one particle per injection region), got {p['per_permutation']}")
         _divides(p["duration_h"] * 3600.0, t["output_every_s"], f"{src}: time.output_every_s (particles)")
         if grid.n_L % p["coarsen_L"] or grid.n_mlt % p["coarsen_mlt"]:
             raise InputError(f"{src}: particles.coarsen_L/coarsen_mlt: ({p['coarsen_L']}, {p['coarsen_mlt']}) must "
                              f"divide the grid size ({grid.n_L}, {grid.n_mlt})")
-    return Study(str(path), text, doc, grid, F0, probes, tuple(overrides or ()))
+
+    ph = doc["physics"]
+    return Study(
+        path=src, text=sf.text, doc=doc, grid=grid, F0=F0,
+        probes=tuple(Probe(q["name"], Box(q["L_lo"], q["L_hi"], q["mlt_lo_h"], q["mlt_hi_h"])) for q in probes),
+        physics=Physics(ph["W_mV_per_m"], ph["update_s"], ph["energy_keV"], ph["L_energy"], ph["corotation"],
+                        R_E_m=ph["earth_radius_km"] * 1e3, B_E_nT=ph["B_E_nT"]),
+        time=Timing(t["duration_h"] * 3600.0, t["output_every_s"], t["dt_s"], t["method"], t["kmax"]),
+        edges=Edges((g["boundary_L_min"], g["boundary_L_max"]), (g["F_L_min"], g["F_L_max"])),
+        radial=Radial(r["enabled"], r["D_LL"], r["D0_per_day"], r["power"], r["theta"], r["dt_s"]),
+        particles=Particles(p["enabled"], p["permutations"], p["per_permutation"], p["duration_h"] * 3600.0,
+                            p["dt_max_s"], p["coarsen_L"], p["coarsen_mlt"], p["L_escape"], p["keep_positions"]),
+        overrides=tuple(overrides or ()))

@@ -10,9 +10,7 @@ the represented number of particles is exactly the region's measure.
 
 import numpy as np
 
-from hpcbelt.errors import InputError
-
-TWO_PI = 2.0 * np.pi
+from hpcbelt.lmlt import TWO_PI, mlt_span_h
 
 
 def allocate(n_total, measures):
@@ -31,8 +29,8 @@ def sample(rng, regions, n_total):
     Parameters
     ----------
     rng : numpy.random.Generator
-    regions : sequence of hpcbelt.drift.initial.Region
-        Disjoint boxes where F = 1.
+    regions : sequence of hpcbelt.lmlt.Box
+        Disjoint boxes where F = 1 (e.g. :data:`hpcbelt.lmlt.INJECTION_REGIONS`).
     n_total : int
 
     Returns
@@ -41,13 +39,13 @@ def sample(rng, regions, n_total):
         ``phi`` in [0, 2 pi) (0 at midnight); ``weight`` is the measure each particle carries.
     """
     if n_total < len(regions):
-        raise InputError(f"particles.per_permutation: need at least {len(regions)} particles, got {n_total}")
+        raise ValueError(f"need at least {len(regions)} particles (one per region), got {n_total}")
     measures = [r.measure for r in regions]
     counts = allocate(n_total, measures)
     L, phi, wgt = [], [], []
     for reg, n, mu in zip(regions, counts, measures):
         u = rng.uniform(1.0 / reg.L_hi, 1.0 / reg.L_lo, n)          # uniform in 1/L
-        span_h = (reg.mlt_hi_h - reg.mlt_lo_h) % 24.0 or 24.0
+        span_h = mlt_span_h(reg.mlt_lo_h, reg.mlt_hi_h)
         mlt = (reg.mlt_lo_h + span_h * rng.uniform(0.0, 1.0, n)) % 24.0
         L.append(1.0 / u)
         phi.append(mlt * TWO_PI / 24.0)

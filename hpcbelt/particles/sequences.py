@@ -13,12 +13,10 @@ sequence and its particles' initial positions are the same whatever MPI rank com
 
 import numpy as np
 
-from hpcbelt.errors import InputError
-
 
 def _rng(seed, *key):
     if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=tuple(int(k) for k in key)))
 
 

@@ -1,10 +1,11 @@
-"""Test-particle experiment of Lejosne & Albert (2023), Sec. 4: set-up, one permutation, MPI driver.
+"""Test-particle experiment of Lejosne & Albert (2023), Sec. 4: set-up and one permutation.
 
 ``ParticleExperiment`` holds the physics and numerics; :func:`run_permutation` runs one
 permutation (its sequence of w, its N particles) and returns the distribution function the
 particles imply, binned with the measure ``L^-2 dL dphi`` on an (L, MLT) grid at every
-recording, and at the probe boxes.  :func:`run_permutations` is the only place that knows
-about MPI: it deals the permutation indices out to the ranks of the communicator it is given.
+recording, and at the probe boxes.  Nothing here knows about MPI or files: the drift study's
+driver (:mod:`hpcbelt.drift.driver`) hands permutations to the ranks and writes their results.
+Bad arguments raise ValueError.
 
 Integration error: RK4 with steps of at most ``dt_max_s`` that end exactly on every update of w
 and on every recording time (see :func:`schedule`).  For the paper's case (200 keV at L = 3,
@@ -19,12 +20,8 @@ import numpy as np
 
 from hpcbelt import constants as C
 from hpcbelt import dipole
-from hpcbelt.drift.grid import Grid, TWO_PI
-from hpcbelt.drift.initial import INJECTION_REGIONS
-from hpcbelt.errors import InputError
+from hpcbelt.lmlt import INJECTION_REGIONS, PAPER_PROBE, Box, Grid
 from hpcbelt.particles import kernels, sampling, sequences
-
-PAPER_PROBE = (3.45, 3.55, 21.75, 22.25)   # L = 3.5 +- 0.05, 22:00 +- 00:15 MLT
 
 
 def schedule(duration_s, update_s, record_every_s, dt_max_s):
@@ -39,8 +36,7 @@ def schedule(duration_s, update_s, record_every_s, dt_max_s):
     """
     n_rec = int(round(duration_s / record_every_s))
     if n_rec < 1 or abs(n_rec * record_every_s - duration_s) > 1e-6 * duration_s:
-        raise InputError(f"particles: the recording interval {record_every_s} s must divide the "
-                         f"duration {duration_s} s")
+        raise ValueError(f"the recording interval {record_every_s} s must divide the duration {duration_s} s")
     n_upd = int(math.ceil(duration_s / update_s - 1e-9))
     t_rec = record_every_s * np.arange(n_rec + 1)
     t_upd = update_s * np.arange(n_upd + 1)
@@ -66,7 +62,9 @@ class ParticleExperiment:
     """Physics and numerics of the test-particle experiment (defaults: the paper's).
 
     ``bin_grid`` is the (L, MLT) grid the per-permutation F is binned on (the PDE grid or a
-    coarsening of it with the same edges); ``probes`` are (L_lo, L_hi, mlt_lo_h, mlt_hi_h) boxes.
+    coarsening of it with the same edges); ``regions`` are where the particles start (F = 1
+    there); ``probes`` are :class:`hpcbelt.lmlt.Box` (or ``(L_lo, L_hi, mlt_lo_h, mlt_hi_h)``)
+    boxes.
     """
 
     seed: int
@@ -92,9 +90,11 @@ class ParticleExperiment:
         for key in ("W_mV_per_m", "update_s", "energy_keV", "L_energy", "duration_s", "record_every_s", "dt_max_s"):
             v = getattr(self, key)
             if not (np.isfinite(v) and v > 0):
-                raise InputError(f"particles: {key} must be a positive number, got {v!r}")
-        if int(self.per_permutation) < 1:
-            raise InputError(f"particles.per_permutation: expected a positive integer, got {self.per_permutation}")
+                raise ValueError(f"{key} must be a positive number, got {v!r}")
+        if int(self.per_permutation) < len(self.regions):
+            raise ValueError(f"per_permutation: need at least {len(self.regions)} particles (one per "
+                             f"region), got {self.per_permutation}")
+        self.probes = tuple(Box.of(b) for b in self.probes)
         self.sched = schedule(self.duration_s, self.update_s, self.record_every_s, self.dt_max_s)
 
     # constants of the right-hand side (see kernels._rhs)
@@ -130,60 +130,14 @@ def run_permutation(exp, perm_index, base=None):
     pos = exp.integrate(L * np.cos(phi), L * np.sin(phi), w[None, :], np.zeros(L.size, dtype=np.int64))
     g = exp.bin_grid
     F = np.empty((exp.sched["n_rec"], g.n_L, g.n_mlt))
-    kernels.bin_positions(pos, wgt, g.L_min, g.dL, g.n_L, g.n_mlt, 1.0 / (g.measure_L * g.dphi), F)
+    kernels.bin_positions(pos, wgt, g.L_min, g.dL, g.n_L, g.n_mlt, 1.0 / g.ring_measure, F)
     probe = np.empty((len(exp.probes), exp.sched["n_rec"]))
-    for q, (L_lo, L_hi, m_lo, m_hi) in enumerate(exp.probes):
+    for q, box in enumerate(exp.probes):
         tmp = np.empty(exp.sched["n_rec"])
-        kernels.box_sum(pos, wgt, L_lo, L_hi, (m_lo % 24) * TWO_PI / 24, (m_hi % 24) * TWO_PI / 24, tmp)
-        span_h = (m_hi - m_lo) % 24.0 or 24.0
-        probe[q] = tmp / ((1.0 / L_lo - 1.0 / L_hi) * span_h * TWO_PI / 24.0)
+        kernels.box_sum(pos, wgt, box.L_lo, box.L_hi, box.phi_lo, box.phi_hi, tmp)
+        probe[q] = tmp / box.measure                  # particles' weight in the box / its measure
     res = {"F": F.astype(np.float32), "probe_F": probe,
-           "number_in_grid": (F * (g.measure_L * g.dphi)[None, :, None]).sum(axis=(1, 2))}
+           "number_in_grid": (F * g.ring_measure[None, :, None]).sum(axis=(1, 2))}
     if exp.keep_positions:
         res["positions"] = pos.astype(np.float32)
     return res
-
-
-def run_permutations(comm, perm_indices, exp):
-    """MPI driver: the permutations ``perm_indices`` are dealt round-robin to the ranks of ``comm``.
-
-    Every rank returns the results of its own share only (no gathering): a dict with
-    ``perm_index`` (n_local,), ``F`` (n_local, n_rec, n_L, n_mlt) float32, ``probe_F``
-    (n_local, n_probe, n_rec), ``number_in_grid`` (n_local, n_rec), ``time_s`` (n_rec,) and
-    optionally ``positions``.  Each permutation depends only on (seed, index), so the union
-    of the ranks' results is the same for any number of ranks.
-    """
-    perm_indices = [int(p) for p in perm_indices]
-    mine = perm_indices[comm.Get_rank()::comm.Get_size()]
-    base = exp.base_sequence()
-    results = [run_permutation(exp, p, base) for p in mine]
-    g = exp.bin_grid
-    n_rec = exp.sched["n_rec"]
-    out = {"perm_index": np.array(mine, dtype=np.int64), "time_s": exp.sched["time_s"]}
-    if results:
-        for key in results[0]:
-            out[key] = np.stack([r[key] for r in results])
-    else:
-        out["F"] = np.zeros((0, n_rec, g.n_L, g.n_mlt), dtype=np.float32)
-        out["probe_F"] = np.zeros((0, len(exp.probes), n_rec))
-        out["number_in_grid"] = np.zeros((0, n_rec))
-        if exp.keep_positions:
-            out["positions"] = np.zeros((0, exp.per_permutation, n_rec, 2), dtype=np.float32)
-    return out
-
-
-def ensemble_sums(comm, local):
-    """Sum over all ranks of the per-permutation F and probe series and the permutation count.
-
-    Returns ``(n_perm, sum_F, sum_probe, sumsq_probe)`` on every rank (Allreduce), from which the
-    ensemble mean and the standard error of the probe series follow.
-    """
-    from mpi4py import MPI
-
-    n = comm.allreduce(int(local["perm_index"].size), op=MPI.SUM)
-    sF = np.ascontiguousarray(local["F"].astype(np.float64).sum(axis=0))
-    sP = np.ascontiguousarray(local["probe_F"].sum(axis=0))
-    sP2 = np.ascontiguousarray((local["probe_F"] ** 2).sum(axis=0))
-    for a in (sF, sP, sP2):
-        comm.Allreduce(MPI.IN_PLACE, a, op=MPI.SUM)
-    return n, sF, sP, sP2

@@ -1,7 +1,7 @@
 """Radial diffusion ``dF/dt = L^2 d/dL (D_LL / L^2 dF/dL)`` (Eq. 22-23 of Lejosne & Albert 2023).
 
 Finite volumes in the measure ``L^-2 dL`` (the drift-averaged version of the measure of
-:mod:`hpcbelt.drift.grid`): with ``m_i = 1/L_lo - 1/L_hi`` the cell measure and
+:mod:`hpcbelt.lmlt`): with ``m_i = 1/L_lo - 1/L_hi`` the cell measure and
 ``c_{i+1/2} = D_LL(L_{i+1/2}) / (L_{i+1/2}^2 dL)`` the face conductance,
 
     m_i dF_i/dt = c_{i+1/2} (F_{i+1} - F_i) - c_{i-1/2} (F_i - F_{i-1}),
@@ -11,16 +11,15 @@ the theta method: theta = 1 is backward Euler (default: unconditionally stable, 
 for any step because the matrix is an M-matrix), theta = 0.5 is Crank-Nicolson (second order
 in time, but can oscillate or go slightly negative at sharp fronts when ``dt`` is large).
 
-Boundaries: ``"fixed"`` puts a ghost cell of value ``F_b`` one cell beyond the edge (so F
-tends to F_b at the ghost centre, half a cell outside), ``"zero_flux"`` closes the edge.
+Boundaries (:data:`hpcbelt.lmlt.BOUNDARY_KINDS`): ``"fixed"`` puts a ghost cell of value ``F_b``
+one cell beyond the edge (so F tends to F_b at the ghost centre, half a cell outside),
+``"zero_flux"`` closes the edge.  Bad arguments raise ValueError.
 """
 
 import numba
 import numpy as np
 
-from hpcbelt.errors import InputError
-
-BOUNDARY_KINDS = ("fixed", "zero_flux")
+from hpcbelt.lmlt import check_boundary
 
 
 @numba.njit(cache=True)
@@ -105,11 +104,9 @@ class RadialDiffusion:
 
     def __init__(self, L_edges, D_LL_per_s, boundary=("fixed", "fixed"), boundary_values=(0.0, 0.0),
                  theta=1.0):
-        for k in boundary:
-            if k not in BOUNDARY_KINDS:
-                raise InputError(f"radial boundary: expected one of {BOUNDARY_KINDS}, got {k!r}")
+        boundary = check_boundary(boundary)
         if not 0.5 <= theta <= 1.0:
-            raise InputError(f"radial.theta: expected a value in [0.5, 1], got {theta}")
+            raise ValueError(f"theta: expected a value in [0.5, 1], got {theta}")
         e = np.asarray(L_edges, dtype=float)
         self.L_edges = e
         self.L_centres = 0.5 * (e[1:] + e[:-1])
@@ -145,7 +142,7 @@ class RadialDiffusion:
         """Integrate from F0 and return ``(time_s, F[time, L])`` at the output cadence."""
         n_out = int(round(duration_s / output_every_s))
         if abs(n_out * output_every_s - duration_s) > 1e-6 * duration_s:
-            raise InputError(f"time.output_every_s: {output_every_s} s must divide the duration "
+            raise ValueError(f"output_every_s: {output_every_s} s must divide the duration "
                              f"{duration_s} s")
         F = np.array(F0, dtype=float)
         out = np.empty((n_out + 1, F.size))

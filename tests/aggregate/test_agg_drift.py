@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 from matplotlib.collections import QuadMesh
 
-from hpcbelt.aggregate import figures_drift
 from hpcbelt.aggregate.driver import aggregate_file
-from hpcbelt.aggregate.drift import DriftOptions, inspect_drift, make_drift_plan
+from hpcbelt.aggregate.lejosne2023 import figures as figures_drift
+from hpcbelt.aggregate.lejosne2023.options import Options
+from hpcbelt.aggregate.lejosne2023.plan import plan as make_drift_plan
 from hpcbelt.cli import main
+from hpcbelt.drift.runfile import inspect as inspect_drift
 
 from .agg_helpers import ROOT, write_drift_run
 
@@ -23,7 +25,7 @@ def comm():
 
 def _agg(comm, run, out, figs=None, **kw):
     return aggregate_file(run, output=out, figures_dir=figs, comm=comm, quiet=True,
-                          drift_opts=DriftOptions(**{"hours": (3.0,), **kw}))
+                          options=[Options(**{"hours": (3.0,), **kw})])
 
 
 def _sem(x):
@@ -100,7 +102,7 @@ def test_drift_figures_show_the_data(drift):
 def test_blocks_do_not_change_the_numbers(drift, comm, tmp_path):
     d, _ = drift
     run = inspect_drift(d / "run.h5")
-    plan = make_drift_plan(run, DriftOptions(hours=(3.0,), memory_bytes=1024))
+    plan = make_drift_plan(run, Options(hours=(3.0,), memory_bytes=1024))
     assert len(plan.pde_blocks) > 1 and len(plan.part_blocks) > 2
     _agg(comm, d / "run.h5", tmp_path / "small.h5", memory_bytes=1024)
     with h5py.File(d / "s.h5") as a, h5py.File(tmp_path / "small.h5") as b:
@@ -151,3 +153,30 @@ def test_real_drift_run_serial_and_mpi(tmp_path):
         for k, v in num.items():
             assert np.array_equal(b[k][()], v, equal_nan=True), k
     assert len(list((tmp_path / "f2").glob("*.png"))) == 3
+
+
+def test_options_and_the_aggregator_contract(drift):
+    """The drift kind's options from the command line (stored as before in options_json), and its
+    Aggregator as registered for kind = drift_diffusion."""
+    import argparse
+
+    from hpcbelt import studies
+    from hpcbelt.aggregate import files
+    from hpcbelt.aggregate.lejosne2023 import AGGREGATOR, options, report
+    from hpcbelt.errors import InputError
+
+    assert studies.aggregator_for("drift_diffusion", "x.h5") is AGGREGATOR
+    assert options.options(None) == Options() and options.DriftOptions is Options
+    p = argparse.ArgumentParser()
+    p.add_argument("--memory-mb", type=float, default=256.0)
+    p.add_argument("--no-checksum", action="store_true")
+    options.add_options(p.add_argument_group("drift"))
+    o = options.options(p.parse_args(["--hours", "1,2.5", "--memory-mb", "3", "--no-checksum"]))
+    assert o == Options(hours=(1.0, 2.5), memory_bytes=3 * 2**20, checksum=False)
+    assert files.options_json(Options(hours=(3.0,))) == '{"checksum": true, "hours": [3.0], "memory_bytes": 268435456}'
+    with pytest.raises(InputError, match="--hours"):
+        options.options(p.parse_args(["--hours", "three"]))
+    d, data = drift
+    assert report.used(inspect_drift(d / "run.h5")) == ("PDE done, permutations 5/7", True)
+    with h5py.File(d / "s.h5") as s:
+        assert s.attrs["options_json"] == files.options_json(Options(hours=(3.0,)))

@@ -65,7 +65,7 @@ def test_error_on_one_rank_reaches_every_rank(comm, shared_dir):
 def test_drift_parallel_summary_equals_serial(comm, shared_dir):
     from mpi4py import MPI
 
-    from hpcbelt.aggregate.drift import DriftOptions
+    from hpcbelt.aggregate.lejosne2023.options import DriftOptions
 
     from .agg_helpers import write_drift_run
 

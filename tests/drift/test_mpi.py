@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcbelt.drift import driver
+from hpcbelt.drift import driver, runfile
 from hpcbelt.drift.study import load_study
 from hpcbelt.parallel import root_decides
 from hpcbelt.particles.tracker import run_permutation
@@ -28,7 +28,7 @@ def test_parallel_file_matches_serial(comm, shared_dir):
     study = root_decides(comm, lambda: load_study(d / "study.toml"))
     out = d / "run.h5"
     driver.run(study, comm, out, quiet=True)
-    exp = driver._experiment(study)
+    exp = driver.experiment(study)
     with h5py.File(out, "r") as fh:
         assert fh.attrs["mpi_size"] == comm.size
         assert fh["particles/perm_done"][()].all()
@@ -62,7 +62,7 @@ def test_restart_in_parallel_rewrites_only_unfinished_work(comm, shared_dir):
                 fh["particles/F"][p] = -1.0
                 fh["particles/probe_F"][p] = -1.0
     comm.Barrier()
-    done = root_decides(comm, lambda: driver.restart_state(study, out))
+    done = root_decides(comm, lambda: runfile.restart_state(study, out))
     assert not done["pde"].any() and done["particles"].sum() == study.doc["particles"]["permutations"] - 2
     driver.run(study, comm, out, quiet=True, done=done)
     if comm.rank == 0:

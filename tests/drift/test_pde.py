@@ -6,9 +6,8 @@ import pytest
 from hpcbelt import dipole
 from hpcbelt.drift import coefficients as co
 from hpcbelt.drift import initial
-from hpcbelt.drift.grid import Grid, box_weights
 from hpcbelt.drift.solver import DriftDiffusionSolver
-from hpcbelt.errors import InputError
+from hpcbelt.lmlt import Grid, box_weights
 from hpcbelt.radial.solver import RadialDiffusion
 
 PHYS = dict(W_mV_per_m=0.5, update_s=200.0, energy_keV=200.0, L_energy=3.0)
@@ -104,16 +103,20 @@ def test_probe_box_weights():
 
 
 def test_bad_inputs():
-    with pytest.raises(InputError, match="grid.dL"):
+    """The numerics raise ValueError naming their parameter (the study layer names the key:
+    tests/drift/test_study_run.py)."""
+    with pytest.raises(ValueError, match="dL"):
         Grid(2.0, 8.0, 0.07, 48)
     g = Grid(2.0, 3.0, 0.1, 8)
-    with pytest.raises(InputError, match="drift.method"):
+    with pytest.raises(ValueError, match="method"):
         DriftDiffusionSolver(g, np.zeros((10, 8)), 1e-9, np.ones(10), 10.0, method="rk4")
-    with pytest.raises(InputError, match="initial.kind"):
+    with pytest.raises(ValueError, match="boundary"):
+        DriftDiffusionSolver(g, np.zeros((10, 8)), 1e-9, np.ones(10), 10.0, boundary=("fixed", "open"))
+    with pytest.raises(ValueError, match="kind"):
         initial.make_initial(g, {"kind": "blob"})
-    with pytest.raises(InputError, match="initial.width"):
+    with pytest.raises(ValueError, match="width"):
         initial.make_initial(g, {"kind": "gaussian_L", "L0": 3.0, "width": -1})
-    with pytest.raises(InputError, match="initial.path"):
+    with pytest.raises(ValueError, match="nonexistent.h5"):
         initial.make_initial(g, {"kind": "file", "path": "/nonexistent.h5"})
 
 

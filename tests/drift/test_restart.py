@@ -50,7 +50,7 @@ def state(out):
 
 def n_pde_chunks(study, ranks=1):
     st = load_study(study)
-    return sum(1 for q in driver.plan(st, ranks, True, range(12), driver._experiment(st)) for it in q
+    return sum(1 for q in driver.plan(st, ranks, True, range(12), driver.experiment(st)) for it in q
                if it[0] == "pde")
 
 
@@ -69,7 +69,7 @@ def test_plan_covers_every_item_once():
 
     with tempfile.TemporaryDirectory() as d:
         st = load_study(make_slow_study(d))
-    exp = driver._experiment(st)
+    exp = driver.experiment(st)
     nt = st.out_t.size
     for size in (1, 2, 3, 5):
         for pde_todo, perms in ((True, range(12)), (False, [1, 4, 11]), (True, []), (False, [])):

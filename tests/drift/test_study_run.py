@@ -1,13 +1,11 @@
 """End to end through ``hpcbelt run``: file layout, budget, agreement with the solvers, bad input."""
 
-import hashlib
 import json
 
 import h5py
 import numpy as np
 import pytest
 
-from hpcbelt.drift import initial
 from hpcbelt.drift.solver import DriftDiffusionSolver
 from hpcbelt.drift.study import load_study
 from hpcbelt.errors import InputError
@@ -57,6 +55,11 @@ BAD = {
     "unknown initial": ({'kind = "injection"': 'kind = "blob"'}, ["initial.kind", "blob"]),
     "negative W": ({"W_mV_per_m = 0.5": "W_mV_per_m = -0.5"}, ["physics.W_mV_per_m"]),
     "coarsening": ({"coarsen_L = 2": "coarsen_L = 3"}, ["coarsen_L"]),
+    "one particle": ({"per_permutation = 300": "per_permutation = 1"}, ["particles.per_permutation", "got 1"]),
+    "solver method": ({"dt_s = 300.0": 'dt_s = 300.0\nmethod = "rk4"'}, ["time.method", "rk4"]),
+    "edge kind": ({"n_mlt = 48": 'n_mlt = 48\nboundary_L_min = "open"'}, ["grid.boundary_L_min", "open"]),
+    "initial file not HDF5": ({'kind = "injection"': 'kind = "file"\npath = "study.toml"'},
+                              ["initial.path", "cannot read HDF5 file"]),
 }
 
 
@@ -86,6 +89,24 @@ def test_bad_input_mpi(tmp_path, case):
     lines = [l for l in r.stderr.splitlines() if l.startswith("hpcbelt:")]
     assert len(lines) == 1 and all(w in lines[0] for w in words), r.stderr
     assert out.read_bytes() == b"precious"
+
+
+def test_study_file_read_once_and_typed_views(tmp_path):
+    """The loader takes the CLI's StudyFile (or a path); the typed views repeat the validated doc."""
+    from hpcbelt.config import StudyFile
+    from hpcbelt.lmlt import PAPER_PROBE, PAPER_PROBE_NAME
+
+    path = make_study(tmp_path)
+    st = load_study(StudyFile.read(path), ["time.dt_s=600.0"])
+    assert st.text == path.read_text() and st.path == str(path) and st.overrides == ("time.dt_s=600.0",)
+    assert st.time.dt_s == st.doc["time"]["dt_s"] == 600.0
+    assert st.physics.R_E_m == st.doc["physics"]["earth_radius_km"] * 1e3
+    assert st.particles.permutations == st.n_perm == 5 and st.particles.duration_s == 3600.0
+    assert st.radial.enabled and st.edges.kinds == ("fixed", "fixed")
+    assert [(p.name, p.box) for p in st.probes] == [(PAPER_PROBE_NAME, PAPER_PROBE)] and st.doc["probe"] == []
+    assert load_study(path).doc == load_study(StudyFile.read(path)).doc
+    with pytest.raises(InputError, match="--experiments"):
+        load_study(path, experiments=["a"])
 
 
 def test_particles_need_injection(tmp_path):

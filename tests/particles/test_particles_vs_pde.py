@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from hpcbelt.drift import initial
-from hpcbelt.drift.grid import Grid
 from hpcbelt.drift.solver import DriftDiffusionSolver
-from hpcbelt.particles.tracker import PAPER_PROBE, ParticleExperiment, run_permutation
+from hpcbelt.lmlt import PAPER_PROBE, Grid
+from hpcbelt.particles.tracker import ParticleExperiment, run_permutation
 
 pytestmark = pytest.mark.slow
 

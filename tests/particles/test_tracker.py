@@ -1,16 +1,18 @@
 """Test-particle tracker (Eq. 8): schedule, sampling measure, drift period, Eq. 11 moments,
-integration error, reproducibility and rank-count invariance (serially, with a fake comm)."""
+integration error, reproducibility, and rank-count invariance of the permutations written by the
+production driver (``hpcbelt run`` on 1, 2 and 3 ranks)."""
+
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from hpcbelt import dipole
 from hpcbelt.drift import coefficients as co
-from hpcbelt.drift.grid import Grid
-from hpcbelt.drift.initial import INJECTION_REGIONS
-from hpcbelt.errors import InputError
+from hpcbelt.lmlt import INJECTION_REGIONS, Grid
 from hpcbelt.particles import sampling, sequences
-from hpcbelt.particles.tracker import ParticleExperiment, run_permutation, run_permutations, schedule
+from hpcbelt.particles.tracker import ParticleExperiment, run_permutation, schedule
 
 GRID = Grid(2.0, 8.0, 0.1, 48)
 
@@ -25,7 +27,7 @@ def test_schedule_hits_every_update_and_record():
     assert np.all(s["dt"] / s["nsub"] <= 100.0 + 1e-9)
     starts = ends - s["dt"]
     np.testing.assert_array_equal(s["seg"], np.floor(starts / 200.0 + 1e-9).astype(int))
-    with pytest.raises(InputError):
+    with pytest.raises(ValueError, match="must divide"):
         schedule(1000.0, 200.0, 300.0, 100.0)
 
 
@@ -120,38 +122,68 @@ def test_integration_error_dt100_vs_dt10():
     assert d.max() < 0.02
 
 
-def test_permutation_results_independent_of_rank_layout():
-    """What a permutation produces depends only on (seed, index), not on which rank runs it."""
+def _drift_helpers():
+    """tests/drift/helpers.py (tiny study files and the real command line)."""
+    path = Path(__file__).resolve().parents[1] / "drift" / "helpers.py"
+    spec = importlib.util.spec_from_file_location("hpcbelt_tests_drift_helpers", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-    class FakeComm:
-        def __init__(self, rank, size):
-            self.rank, self.size = rank, size
 
-        def Get_rank(self):
-            return self.rank
+PERM_DATASETS = ("F", "probe_F", "number_in_grid", "permutation", "perm_done", "w_base_V_per_m")
 
-        def Get_size(self):
-            return self.size
 
+def test_permutation_results_independent_of_rank_count(tmp_path):
+    """What a permutation produces depends only on (seed, index), not on which rank runs it: the
+    particle datasets that ``hpcbelt run`` writes on 1, 2 and 3 ranks are bitwise the same, and
+    equal to the permutation computed here by the function the driver calls."""
+    import h5py
+
+    from hpcbelt.drift import driver
+    from hpcbelt.drift.study import load_study
+
+    dh = _drift_helpers()
+    study = dh.make_study(tmp_path, **{"permutations = 5": "permutations = 7", "seed = 5": "seed = 11"})
+    got = {}
+    for ranks in (None, 2, 3):
+        out = tmp_path / f"run{ranks}.h5"
+        r = dh.hpcbelt("run", study, "-o", out, "--quiet", ranks=ranks, timeout=300)
+        assert r.returncode == 0, r.stderr
+        with h5py.File(out, "r") as fh:
+            got[ranks] = {k: fh["particles"][k][()] for k in PERM_DATASETS}
+            assert fh.attrs["mpi_size"] == (ranks or 1)
+    for ranks in (2, 3):
+        for k in PERM_DATASETS:
+            a, b = got[None][k], got[ranks][k]
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (ranks, k)
+    exp = driver.experiment(load_study(study))
+    for p in (0, 6):
+        ref = run_permutation(exp, p)
+        np.testing.assert_array_equal(got[3]["F"][p], ref["F"])
+        np.testing.assert_array_equal(got[3]["probe_F"][p], ref["probe_F"])
+    assert got[None]["perm_done"].all()
+
+
+def test_permutations_reorder_one_sequence():
+    """Different permutations differ, with the same values of w."""
     exp = ParticleExperiment(seed=11, bin_grid=GRID, per_permutation=200, duration_s=3600.0)
-    one = run_permutations(FakeComm(0, 1), range(5), exp)
-    parts = [run_permutations(FakeComm(r, 3), range(5), exp) for r in range(3)]
-    for part in parts:
-        for k, p in enumerate(part["perm_index"]):
-            i = list(one["perm_index"]).index(p)
-            np.testing.assert_array_equal(part["F"][k], one["F"][i])
-            np.testing.assert_array_equal(part["probe_F"][k], one["probe_F"][i])
-    # different permutations differ, same sequence values
     base = exp.base_sequence()
     a = sequences.permuted_sequence(11, 0, base)
     b = sequences.permuted_sequence(11, 1, base)
     assert not np.array_equal(a, b) and np.array_equal(np.sort(a), np.sort(b))
+    assert not np.array_equal(run_permutation(exp, 0, base)["F"], run_permutation(exp, 1, base)["F"])
 
 
 def test_bad_inputs():
-    with pytest.raises(InputError, match="seed"):
+    """ValueError naming the parameter (the drift study names the key: tests/drift/test_study_run.py)."""
+    with pytest.raises(ValueError, match="seed"):
         sequences.base_sequence(-1, 10, 1e-3)
-    with pytest.raises(InputError, match="per_permutation"):
+    with pytest.raises(ValueError, match="per_permutation"):
         ParticleExperiment(seed=0, bin_grid=GRID, per_permutation=0)
-    with pytest.raises(InputError, match="W_mV_per_m"):
+    with pytest.raises(ValueError, match="per_permutation"):
+        ParticleExperiment(seed=0, bin_grid=GRID, per_permutation=1)      # fewer than the two regions
+    with pytest.raises(ValueError, match="W_mV_per_m"):
         ParticleExperiment(seed=0, bin_grid=GRID, W_mV_per_m=-1.0)
+    with pytest.raises(ValueError, match="particles"):
+        sampling.sample(sequences.position_rng(0, 0), INJECTION_REGIONS, 1)

@@ -73,7 +73,9 @@ def test_lejosne_D_LL_budget_positivity_and_refinement():
     assert np.max(np.abs(coarse - fine)) < 0.01
 
 
-def test_bad_boundary_kind():
-    from hpcbelt.errors import InputError
-    with pytest.raises(InputError, match="radial boundary"):
+def test_bad_arguments():
+    """ValueError naming the parameter (the drift study's schema names the key)."""
+    with pytest.raises(ValueError, match="boundary"):
         RadialDiffusion(np.linspace(2, 3, 5), lambda L: L, boundary=("open", "fixed"))
+    with pytest.raises(ValueError, match="theta"):
+        RadialDiffusion(np.linspace(2, 3, 5), lambda L: L, theta=0.2)

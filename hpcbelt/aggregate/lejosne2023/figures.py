@@ -1,12 +1,12 @@
 """Figures like Lejosne & Albert (2023), drawn from a drift-diffusion summary only (Agg).
 
-Each ``plot_*`` returns ``(figure, data)`` with the arrays drawn, as in :mod:`.figures`.
+Each ``plot_*`` takes the open summary and returns ``(figure, data)`` with the arrays drawn;
+:data:`FIGURES` names them for :func:`hpcbelt.aggregate.files.make_figures`.
 MLT is drawn as the polar angle phi = 2 pi MLT / 24 from midnight, counter-clockwise (eastward),
 with midnight to the right (X = L cos phi points to midnight, as in the run files).
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -141,9 +141,3 @@ FIGURES = {
     "mlt_average_vs_radial": plot_mlt_vs_radial,
 }
 
-
-def make_drift_figures(summary_path, outdir) -> dict:
-    """Draw every drift-diffusion figure of a summary into ``outdir`` (name -> PNG path)."""
-    from .figures import make_figures
-
-    return make_figures(summary_path, outdir, FIGURES)

@@ -1,0 +1,369 @@
+"""The run file of a drift-diffusion study: dataset names, layout writer, restart check, reader.
+
+Layout version 2 (dataset names are a contract with users, job templates and the aggregation):
+
+    /time_s                         (n_time,)                  s, dimension scale (PDE and radial outputs)
+    /probe/name, L_lo, L_hi, mlt_lo_h, mlt_hi_h  (n_probe,)    the probe boxes
+    /pde/L_grid                     (n_L,)                     cell centres in L, dimension scale
+    /pde/mlt_h                      (n_mlt,)                   cell-centre MLT [h], dimension scale
+    /pde/L_edges                    (n_L + 1,)                 cell edges in L
+    /pde/cell_measure               (n_L,)                     (1/L_lo - 1/L_hi) dphi of each cell of a ring
+    /pde/F                          (time, L, mlt)             F (cell averages, fixed MLT frame)
+    /pde/number                     (time,)                    sum F dmu, dmu = L^-2 dL dphi
+    /pde/lost_L_min, lost_L_max     (time,)                    cumulative number that left through each edge
+    /pde/probe_F                    (probe, time)              measure-weighted average of F over each probe box
+    /pde/budget_json                ()  S1024                  the particle budget of the PDE (JSON; also the root
+                                                               attribute pde_budget_json)
+    /pde/done                       ()  u1                     1 once pde/* and radial/* are completely written
+    /radial/F                       (time, L)                  radial solver (if [radial] enabled)
+    /radial/D_LL_per_s              (L,)                       D_LL used, at the cell centres
+    /radial/lost_L_min, lost_L_max  (time,)
+    /particles/time_s               (n_ptime,)                 s, dimension scale
+    /particles/perm                 (P,)                       permutation index, dimension scale
+    /particles/L_grid, mlt_h        binning grid (the PDE grid coarsened by coarsen_L x coarsen_mlt)
+    /particles/F                    (perm, time, L, mlt) f4    F implied by each permutation's particles
+    /particles/probe_F              (perm, probe, time)        F at the probe boxes (exact box counts)
+    /particles/number_in_grid       (perm, time)               sum F dmu inside the binning grid
+    /particles/w_base_V_per_m       (n_updates,)               the original sequence of w
+    /particles/permutation          (perm, n_updates) i4       index order of each permutation
+    /particles/perm_done            (perm,) u1                 1 once the permutation is written
+    /particles/positions            (perm, N, time, 2) f4      X, Y [R_E] (only with keep_positions)
+
+Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K_per_s``,
+``earth_rotation_rad_per_s`` and, once the PDE is done, ``pde_budget_json``.
+
+Everything written during the run is preallocated (early allocation, contiguous) and the whole
+layout is on disk before anything is computed, so a run killed at any moment leaves a readable
+file in which what is marked done (``pde/done``, ``particles/perm_done``) is complete.
+Layout 1 (before restarts) had no ``pde/done`` and no ``pde/budget_json``; the reader still
+takes it.
+
+This module is the one place in hpcbelt that spells these names: the driver writes through
+the constants below, the aggregation (:mod:`hpcbelt.aggregate.lejosne2023`) reads through
+:func:`inspect` and the block readers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import output
+from ..errors import InputError
+
+KIND = "drift_diffusion"
+LAYOUT_VERSION = 2          # 2: preallocated datasets, pde/done, pde/budget_json (restartable)
+READABLE_LAYOUTS = (1, 2)   # what the reader takes
+
+F_UNITS = "1"
+F_DOC = ("distribution function F (phase-space density of the canonical coordinates; the number of "
+         "particles in a region is the integral of F L^-2 dL dphi); 1 = the initial injection level")
+
+# --- dataset names --------------------------------------------------------------------------
+TIME = "time_s"
+PROBE = "probe"
+PROBE_NAME = "probe/name"
+PROBE_BOX = ("L_lo", "L_hi", "mlt_lo_h", "mlt_hi_h")        # probe/<key>
+
+PDE = "pde"
+PDE_L = "pde/L_grid"
+PDE_MLT = "pde/mlt_h"
+PDE_L_EDGES = "pde/L_edges"
+PDE_CELL_MEASURE = "pde/cell_measure"
+PDE_F = "pde/F"
+PDE_NUMBER = "pde/number"
+PDE_LOST_MIN = "pde/lost_L_min"
+PDE_LOST_MAX = "pde/lost_L_max"
+PDE_PROBE_F = "pde/probe_F"
+PDE_BUDGET = "pde/budget_json"
+PDE_DONE = "pde/done"
+
+RADIAL = "radial"
+RADIAL_F = "radial/F"
+RADIAL_D_LL = "radial/D_LL_per_s"
+RADIAL_LOST_MIN = "radial/lost_L_min"
+RADIAL_LOST_MAX = "radial/lost_L_max"
+
+PARTICLES = "particles"
+PART_TIME = "particles/time_s"
+PART_PERM = "particles/perm"
+PART_L = "particles/L_grid"
+PART_MLT = "particles/mlt_h"
+PART_F = "particles/F"
+PART_PROBE_F = "particles/probe_F"
+PART_NUMBER = "particles/number_in_grid"
+PART_W_BASE = "particles/w_base_V_per_m"
+PART_PERMUTATION = "particles/permutation"
+PART_DONE = "particles/perm_done"
+PART_POSITIONS = "particles/positions"
+
+BUDGET_ATTR = "pde_budget_json"
+
+
+# ------------------------------------------------------------------------------------------
+# Writer
+# ------------------------------------------------------------------------------------------
+
+def layout(study, exp=None):
+    """``make(h5)`` creating every dataset of the run file of ``study``.
+
+    ``exp`` is the study's :class:`hpcbelt.particles.tracker.ParticleExperiment` (None without
+    particles): its schedule, binning grid and base sequence of w fix the particle datasets.
+    What the run writes later is preallocated, so writing it changes no metadata.
+    """
+    g = study.grid
+    nt = study.out_t.size
+    alloc = output.preallocated
+
+    def make(h5):
+        output.scale(h5, TIME, study.out_t, "s", "output times of the PDE and the radial solver")
+        pr = h5.create_group(PROBE)
+        # fixed-length ASCII: parallel HDF5 cannot write variable-length strings
+        output.units(pr.create_dataset("name", data=np.array([p.name.encode() for p in study.probes], dtype="S64")),
+                     "1", "probe names (ASCII)")
+        for key, unit in zip(PROBE_BOX, ("1", "1", "h", "h")):
+            output.units(pr.create_dataset(key, data=np.array([getattr(p.box, key) for p in study.probes], float)),
+                         unit)
+        h5.create_group(PDE)
+        output.scale(h5, PDE_L, g.L_centres, "1", "L at the cell centres")
+        output.scale(h5, PDE_MLT, g.mlt_h, "h", "MLT at the cell centres (0 = midnight)")
+        output.units(h5.create_dataset(PDE_L_EDGES, data=g.L_edges), "1", "cell edges in L")
+        output.units(h5.create_dataset(PDE_CELL_MEASURE, data=g.measure_L * g.dphi), "rad",
+                     "(1/L_lo - 1/L_hi) dphi: measure of each cell of a ring (number = sum F * measure)")
+        F = alloc(h5, PDE_F, (nt, g.n_L, g.n_mlt), "f8", np.nan)
+        output.units(F, F_UNITS, F_DOC + "; NaN until written; valid where pde/done = 1")
+        for name, doc in ((PDE_NUMBER, "sum of F times the cell measure"),
+                          (PDE_LOST_MIN, "cumulative number that left through L_min"),
+                          (PDE_LOST_MAX, "cumulative number that left through L_max")):
+            d = alloc(h5, name, (nt,), "f8", np.nan)
+            output.units(d, "rad", doc)
+            d.dims[0].attach_scale(h5[TIME])
+        pf = alloc(h5, PDE_PROBE_F, (len(study.probes), nt), "f8", np.nan)
+        output.units(pf, F_UNITS, "measure-weighted average of F over each probe box")
+        pf.dims[1].attach_scale(h5[TIME])
+        F.dims[0].attach_scale(h5[TIME])
+        F.dims[1].attach_scale(h5[PDE_L])
+        F.dims[2].attach_scale(h5[PDE_MLT])
+        output.units(alloc(h5, PDE_BUDGET, (), "S1024", b""), "1",
+                     "particle budget of the PDE (JSON, as the root attribute pde_budget_json); empty until done")
+        output.units(alloc(h5, PDE_DONE, (), "u1", 0), "1",
+                     "1 once pde/* and radial/* are completely written (they are recomputed on restart otherwise)")
+        if study.radial_on:
+            h5.create_group(RADIAL)
+            RF = alloc(h5, RADIAL_F, (nt, g.n_L), "f8", np.nan)
+            output.units(RF, F_UNITS, "solution of the radial diffusion equation (Eq. 22)")
+            RF.dims[0].attach_scale(h5[TIME])
+            RF.dims[1].attach_scale(h5[PDE_L])
+            output.units(h5.create_dataset(RADIAL_D_LL, data=study.radial_D_LL()(g.L_centres)), "1/s",
+                         "radial diffusion coefficient at the cell centres")
+            for name, edge in ((RADIAL_LOST_MIN, "L_min"), (RADIAL_LOST_MAX, "L_max")):
+                d = alloc(h5, name, (nt,), "f8", np.nan)
+                output.units(d, "1", f"cumulative number (per radian of MLT) that left through {edge}")
+        if exp is not None:
+            bg = exp.bin_grid
+            s = exp.sched
+            P = study.particles.permutations
+            h5.create_group(PARTICLES)
+            output.scale(h5, PART_TIME, s["time_s"], "s", "recording times of the particles")
+            output.scale(h5, PART_PERM, np.arange(P), "1", "permutation index")
+            output.scale(h5, PART_L, bg.L_centres, "1", "binning grid: L at the cell centres")
+            output.scale(h5, PART_MLT, bg.mlt_h, "h", "binning grid: MLT at the cell centres")
+            pF = alloc(h5, PART_F, (P, s["n_rec"], bg.n_L, bg.n_mlt), "f4", np.nan)
+            output.units(pF, F_UNITS, F_DOC + "; particles binned with that measure; NaN until written")
+            for i, sc in enumerate((PART_PERM, PART_TIME, PART_L, PART_MLT)):
+                pF.dims[i].attach_scale(h5[sc])
+            pp = alloc(h5, PART_PROBE_F, (P, len(study.probes), s["n_rec"]), "f8", np.nan)
+            output.units(pp, F_UNITS, "F at each probe box from the particles inside it")
+            pp.dims[0].attach_scale(h5[PART_PERM])
+            pp.dims[2].attach_scale(h5[PART_TIME])
+            ng = alloc(h5, PART_NUMBER, (P, s["n_rec"]), "f8", np.nan)
+            output.units(ng, "rad", "number of particles (measure units) inside the binning grid")
+            output.units(h5.create_dataset(PART_W_BASE, data=exp.base_sequence()), "V/m",
+                         "the original Gaussian sequence of w, one value per update_s")
+            output.units(alloc(h5, PART_PERMUTATION, (P, s["n_updates"]), "i4", -1),
+                         "1", "indices into w_base_V_per_m used by each permutation, in time order")
+            done = alloc(h5, PART_DONE, (P,), "u1", 0)
+            output.units(done, "1", "1 once the permutation is completely written")
+            done.dims[0].attach_scale(h5[PART_PERM])
+            if exp.keep_positions:
+                pos = alloc(h5, PART_POSITIONS, (P, exp.per_permutation, s["n_rec"], 2), "f4", np.nan)
+                output.units(pos, "R_E", "X = L cos(phi), Y = L sin(phi) (X towards midnight); NaN once escaped")
+
+    return make
+
+
+def read_budget(h5) -> str:
+    """The PDE budget (JSON text) of a run file whose PDE is done."""
+    return h5[PDE_BUDGET][()].decode()
+
+
+def restart_state(study, path) -> dict:
+    """Check that ``path`` is an earlier run of this very study; return what is done.
+
+    ``{"pde": [pde/done], "particles": perm_done}`` (the latter only with particles).  Refused
+    (InputError) when the file is not a drift-diffusion run, was written by another hpcbelt
+    version or file layout, or by a study whose validated configuration differs in any key
+    (the checks shared with every study kind: :func:`hpcbelt.output.restart_file`).
+    """
+    with output.restart_file(path, KIND, "drift-diffusion", LAYOUT_VERSION, study.doc) as fh:
+        try:
+            done = {"pde": np.array([fh[PDE_DONE][()]], bool)}
+            if study.particles_on:
+                done["particles"] = np.asarray(fh[PART_DONE][()], bool)
+        except KeyError as exc:
+            raise InputError(f"restart file {path}: damaged run file ({exc})") from None
+    P = study.particles.permutations
+    if study.particles_on and done["particles"].shape != (P,):
+        raise InputError(f"restart file {path}: {PART_DONE} has shape {done['particles'].shape}, expected ({P},)")
+    return done
+
+
+# ------------------------------------------------------------------------------------------
+# Reader (the aggregation's view of a run file; every problem is an InputError)
+# ------------------------------------------------------------------------------------------
+
+ROOT_ATTRS = ("kind", "title", "status", "hpcbelt_version", "git_commit", "seed", "end_time",
+              "study_config_json", "layout_version", "K_per_s")
+
+
+@dataclass
+class DriftRun:
+    """What :func:`inspect` found in a run file: coordinates, probes and what is finished."""
+
+    path: str
+    root: dict                              # the root attributes ROOT_ATTRS that are present
+    time_s: np.ndarray
+    L_grid: np.ndarray
+    L_edges: np.ndarray
+    mlt_h: np.ndarray
+    cell_measure: np.ndarray
+    probes: list                            # dicts: name, L_lo, L_hi, mlt_lo_h, mlt_hi_h
+    pde_done: bool
+    has_radial: bool
+    particles: dict | None                  # time_s, L_grid, mlt_h, n_perm, done (indices)
+
+
+def inspect(path) -> DriftRun:
+    """Check the layout of a drift-diffusion run file and list finished permutations."""
+    return output.read_metadata(path, _inspect)
+
+
+def dataset(h5, name, where, shape=None):
+    """The dataset ``name``, checked to exist (and to have ``shape``); InputError otherwise."""
+    import h5py
+
+    if name not in h5 or not isinstance(h5[name], h5py.Dataset):
+        raise InputError(f"{where}: dataset '{name}' missing: not a complete drift-diffusion run file "
+                         f"(see hpcbelt/drift/runfile.py for the layout)")
+    d = h5[name]
+    if shape is not None and d.shape != tuple(shape):
+        raise InputError(f"{where}: dataset '{name}' has shape {d.shape}, expected {tuple(shape)}")
+    return d
+
+
+def _inspect(h5, where) -> DriftRun:
+    for name in h5:
+        output.check_text(name, f"{where}: object name {ascii(name)}")
+    layout_version = int(h5.attrs.get("layout_version", -1))
+    if layout_version not in READABLE_LAYOUTS:
+        raise InputError(f"{where}: layout_version = {layout_version}; this aggregator reads drift-diffusion "
+                         f"layouts {', '.join(map(str, READABLE_LAYOUTS))}")
+    root = output.read_root_attrs(h5, ROOT_ATTRS, where)
+    t = dataset(h5, TIME, where)[()].astype(float)
+    L = dataset(h5, PDE_L, where)[()].astype(float)
+    mlt = dataset(h5, PDE_MLT, where)[()].astype(float)
+    edges = dataset(h5, PDE_L_EDGES, where, (L.size + 1,))[()].astype(float)
+    meas = dataset(h5, PDE_CELL_MEASURE, where, (L.size,))[()].astype(float)
+    dataset(h5, PDE_F, where, (t.size, L.size, mlt.size))
+    names = [n.decode("ascii", "replace") if isinstance(n, bytes) else str(n)
+             for n in dataset(h5, PROBE_NAME, where)[()]]
+    probes = []
+    for i, n in enumerate(names):
+        box = {k: float(dataset(h5, f"{PROBE}/{k}", where, (len(names),))[i]) for k in PROBE_BOX}
+        probes.append({"name": n, **box})
+    dataset(h5, PDE_PROBE_F, where, (len(names), t.size))
+    if PDE_DONE in h5:
+        pde_done = bool(h5[PDE_DONE][()])
+    else:                                   # layout 1: no flag; complete runs wrote everything
+        pde_done = root.get("status") == "complete"
+    has_radial = RADIAL in h5
+    if has_radial:
+        dataset(h5, RADIAL_F, where, (t.size, L.size))
+    parts = None
+    if PARTICLES in h5:
+        pt = dataset(h5, PART_TIME, where)[()].astype(float)
+        pL = dataset(h5, PART_L, where)[()].astype(float)
+        pm = dataset(h5, PART_MLT, where)[()].astype(float)
+        done = dataset(h5, PART_DONE, where)[()]
+        P = done.size
+        dataset(h5, PART_F, where, (P, pt.size, pL.size, pm.size))
+        dataset(h5, PART_PROBE_F, where, (P, len(names), pt.size))
+        dataset(h5, PART_NUMBER, where, (P, pt.size))
+        if not np.isin(done, (0, 1)).all():
+            raise InputError(f"{where}: {PART_DONE} holds values other than 0 and 1")
+        parts = {"time_s": pt, "L_grid": pL, "mlt_h": pm, "n_perm": int(P),
+                 "done": np.flatnonzero(done == 1).astype(np.int64)}
+    return DriftRun(path=where, root=root, time_s=t, L_grid=L, L_edges=edges, mlt_h=mlt, cell_measure=meas,
+                    probes=probes, pde_done=pde_done, has_radial=has_radial, particles=parts)
+
+
+def _finite(arr, what, path):
+    if not np.isfinite(arr).all():
+        raise InputError(f"{path}: {what} is marked finished but holds non-finite values: corrupted run file")
+
+
+def read_pde_frames(h5, run: DriftRun, t0: int, t1: int) -> np.ndarray:
+    """The PDE's F at output times t0..t1-1, (t1 - t0, n_L, n_mlt) float64, checked finite."""
+    F = np.empty((t1 - t0, run.L_grid.size, run.mlt_h.size))
+    try:
+        h5[PDE_F].read_direct(F, source_sel=np.s_[t0:t1])
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise InputError(f"{run.path}: cannot read {PDE_F} (times {t0}..{t1 - 1}): {exc} (truncated or "
+                         f"corrupted file?)") from None
+    _finite(F, f"{PDE_F} (times {t0}..{t1 - 1})", run.path)
+    return F
+
+
+def read_pde_series(h5, run: DriftRun) -> dict:
+    """The PDE's probe series ``probe_F`` (probe, time) and, with the radial solver, its ``radial_F``
+    (time, L); checked finite."""
+    out = {"probe_F": h5[PDE_PROBE_F][()]}
+    _finite(out["probe_F"], PDE_PROBE_F, run.path)
+    if run.has_radial:
+        out["radial_F"] = h5[RADIAL_F][()]
+        _finite(out["radial_F"], RADIAL_F, run.path)
+    return out
+
+
+def read_particle_block(h5, run: DriftRun, t0: int, t1: int, l0: int, l1: int, series: bool):
+    """The finished permutations' F at recordings t0..t1-1 and binning rows l0..l1-1.
+
+    Returns ``(F, probe, number)``: F (n_done, t1 - t0, l1 - l0, n_mlt) float32 and, with
+    ``series``, the probe series (n_done, n_probe, t1 - t0) and number in the grid
+    (n_done, t1 - t0), else None for both.  A finished permutation holding non-finite values
+    is an InputError naming it.
+    """
+    p = run.particles
+    idx = p["done"]
+    F = np.empty((idx.size, t1 - t0, l1 - l0, p["mlt_h"].size), np.float32)
+    probe = np.empty((idx.size, len(run.probes), t1 - t0)) if series else None
+    num = np.empty((idx.size, t1 - t0)) if series else None
+    row = 0
+    try:
+        for m0, m1 in output.read_runs(idx):
+            n = m1 - m0
+            h5[PART_F].read_direct(F, source_sel=np.s_[m0:m1, t0:t1, l0:l1], dest_sel=np.s_[row:row + n])
+            if series:
+                h5[PART_PROBE_F].read_direct(probe, source_sel=np.s_[m0:m1, :, t0:t1], dest_sel=np.s_[row:row + n])
+                h5[PART_NUMBER].read_direct(num, source_sel=np.s_[m0:m1, t0:t1], dest_sel=np.s_[row:row + n])
+            row += n
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise InputError(f"{run.path}: cannot read particles/* (times {t0}..{t1 - 1}): {exc} (truncated or "
+                         f"corrupted file?)") from None
+    for arr, what in ((F, PART_F), (probe, PART_PROBE_F), (num, PART_NUMBER)):
+        if arr is not None and not np.isfinite(arr).all():
+            bad = np.flatnonzero(~np.isfinite(arr.reshape(arr.shape[0], -1)).all(axis=1))[0]
+            raise InputError(f"{run.path}: {what}: permutation {int(idx[bad])} is marked finished (perm_done = 1) "
+                             f"but holds non-finite values: corrupted run file")
+    return F, probe, num
