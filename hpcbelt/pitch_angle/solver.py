@@ -89,13 +89,6 @@ def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float) -> np.ndarray:
     return out
 
 
-def slowest_rate(grid: Grid, daa_nodes: np.ndarray) -> float:
-    """Smallest decay rate -max(eig A) [1/s] of the constant-D operator (0 if loss is off)."""
-    diag, off = symmetric_tridiagonal(grid, daa_nodes)
-    w = eigh_tridiagonal(diag, off, eigvals_only=True, select="i", select_range=(grid.n - 1, grid.n - 1))
-    return float(-w[0])
-
-
 def member_intervals(seg_profile: np.ndarray, out_t: np.ndarray, seg_t: np.ndarray):
     """(profile row, length [s], output flag) of every interval of one member."""
     seg, tau, is_out = intervals(out_t, seg_t)

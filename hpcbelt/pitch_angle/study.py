@@ -13,18 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Key, TableList, apply_overrides, non_negative, positive, read_toml, validate
+from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, positive, validate
 from ..errors import InputError
-from . import database as dbmod
+from .. import daa_database as dbmod
 from .operator import Grid, explicit_dt_limit, make_grid
 from .physics import loss_cone_deg_from_altitude
+from .runfile import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES  # stored for the constant modes
 from .solver import check_steps, intervals, output_times, switch_times
 
 MODES = ("random", "mean_of_profiles", "mean_inputs", "profile")
 
-# Stored in <experiment>/profile_index for the constant modes that use no database row.
-INDEX_MEAN_OF_PROFILES = -1
-INDEX_MEAN_INPUTS = -2
 
 SCHEMA = {
     "kind": Key("str", doc="study type", choices=("pitch_angle",)),
@@ -144,26 +142,27 @@ class Study:
         return np.array([n_db + 1], np.int64), np.array([INDEX_MEAN_INPUTS], np.int32)
 
 
-def load_study(path: str | Path, overrides: list[str] | None = None,
-               only: list[str] | None = None) -> Study:
-    """Read, validate and derive a pitch-angle study; every problem is an InputError.
+def load_study(source: StudyFile | str | Path, overrides: list[str] | None = None,
+               experiments: list[str] | None = None) -> Study:
+    """Validate and derive a pitch-angle study; every problem is an InputError.
 
-    ``overrides`` are ``table.key=value`` strings (``hpcbelt run --set``); ``only`` keeps just
-    the named experiments (``hpcbelt run --experiments``, one job-array task per experiment).
-    Member streams depend on the experiment name, not its position, so a subset run gives
-    the same members as the full study.
+    ``source`` is the study file, already read (a :class:`~hpcbelt.config.StudyFile`, as
+    ``hpcbelt run`` passes it) or a path.  ``overrides`` are ``table.key=value`` strings
+    (``hpcbelt run --set``); ``experiments`` keeps just the named experiments (``hpcbelt run
+    --experiments``, one job-array task per experiment).  Member streams depend on the
+    experiment name, not its position, so a subset run gives the same members as the full study.
     """
-    path = Path(path)
-    raw, text = read_toml(path)
-    raw = apply_overrides(raw, overrides, str(path))
+    sf = StudyFile.coerce(source)
+    path, text = Path(sf.path), sf.text
+    raw = apply_overrides(sf.doc, overrides, str(path))
     doc = validate(raw, SCHEMA, str(path))
-    if only:
+    if experiments:
         names = [ex["name"] for ex in doc["experiment"]]
-        unknown = [n for n in only if n not in names]
+        unknown = [n for n in experiments if n not in names]
         if unknown:
             raise InputError(f"--experiments: {', '.join(unknown)} not in {path} "
                              f"(experiments: {', '.join(names)})")
-        doc["experiment"] = [ex for ex in doc["experiment"] if ex["name"] in only]
+        doc["experiment"] = [ex for ex in doc["experiment"] if ex["name"] in experiments]
     src = str(path)
     phys, tcfg = doc["physics"], doc["time"]
 

@@ -1,4 +1,4 @@
-"""Synthetic run files in the pitch-angle driver's layout (hpcbelt/pitch_angle/driver.py), and
+"""Synthetic run files in the pitch-angle run-file layout (hpcbelt/pitch_angle/runfile.py), and
 access to the pitch-angle test helpers (real runs through the real command line)."""
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-
-from hpcbelt.pitch_angle import database
 
 ROOT = Path(__file__).resolve().parents[2]
 F_UNITS = "cm^-2 s^-1 sr^-1 keV^-1"
@@ -115,7 +113,7 @@ def np_stats(x):
 
 def write_drift_run(path, n_perm=6, n_time=9, n_L=12, n_mlt=8, n_ptime=5, coarsen=(2, 2), seed=3,
                     perm_done=None, pde_done=True, status="complete", radial=True, particles=True):
-    """A synthetic drift-diffusion run in the layout of hpcbelt/drift/driver.py (layout_version 2).
+    """A synthetic drift-diffusion run in the layout of hpcbelt/drift/runfile.py (layout_version 2).
     Returns the arrays written: pde_F, pde_probe_F, radial_F, part_F, part_probe_F, number, perm_done."""
     rng = np.random.default_rng(seed)
     t = np.linspace(0.0, 8 * 3600.0, n_time)

@@ -148,19 +148,19 @@ def test_output_rules(capsys, tmp_path, good):
 
 def test_failure_while_writing_leaves_no_summary(tmp_path, good, monkeypatch):
     """An error after the temporary summary was started removes it; the old summary stays."""
-    from hpcbelt.aggregate import summary
+    from hpcbelt.aggregate.watt2021 import summary
     from hpcbelt.errors import InputError
 
     s = tmp_path / "s.h5"
     assert main(["aggregate", str(good), "-o", str(s), "--quiet", "--bootstrap", "5", "--subsets", "2"]) == 0
     before = s.read_bytes()
-    real = summary.write_pitch_angle_summary
+    real = summary.write_summary
 
     def broken(path, *a, **k):
         real(path, *a, **k)
         raise InputError("disk full (simulated)")
 
-    monkeypatch.setattr(summary, "write_pitch_angle_summary", broken)
+    monkeypatch.setattr(summary, "write_summary", broken)
     assert main(["aggregate", str(good), "-o", str(s), "--quiet", "--bootstrap", "5"]) == 2
     assert s.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.h5", "s.md"]

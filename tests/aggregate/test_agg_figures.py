@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from matplotlib.collections import QuadMesh
 
-from hpcbelt.aggregate import figures
 from hpcbelt.aggregate.driver import aggregate_file
-from hpcbelt.aggregate.pitch_angle import Options
+from hpcbelt.aggregate.watt2021 import figures
+from hpcbelt.aggregate.watt2021.options import Options
 
 from .agg_helpers import write_db, write_run
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hpcbelt.aggregate.driver import aggregate_file
-from hpcbelt.aggregate.pitch_angle import Options
+from hpcbelt.aggregate.watt2021.options import Options
 
 from .agg_helpers import ROOT, write_run
 
@@ -33,10 +33,10 @@ def test_10000_members_within_budget(big):
     from mpi4py import MPI
 
     # import everything first: module code objects are Python allocations too
-    import hpcbelt.aggregate.database_fig  # noqa: F401
-    import hpcbelt.aggregate.figures  # noqa: F401
-    import hpcbelt.aggregate.report  # noqa: F401
-    import hpcbelt.aggregate.summary  # noqa: F401
+    import hpcbelt.daa_database  # noqa: F401
+    import hpcbelt.aggregate.watt2021.figures  # noqa: F401
+    import hpcbelt.aggregate.watt2021.report  # noqa: F401
+    import hpcbelt.aggregate.watt2021.summary  # noqa: F401
 
     opts = Options(memory_bytes=BUDGET, n_boot=100, n_sub=20)
     tracemalloc.start()
@@ -83,15 +83,16 @@ def test_drift_many_permutations_within_budget(tmp_path):
     """3,000 permutations (29 MB of particle F): numpy peak stays near the 2 MiB budget."""
     from mpi4py import MPI
 
-    from hpcbelt.aggregate.drift import DriftOptions
+    from hpcbelt.aggregate.lejosne2023.options import Options as DriftOptions
 
     from .agg_helpers import write_drift_run
 
     data = write_drift_run(tmp_path / "drift.h5", n_perm=3000, n_ptime=10, n_L=40, n_mlt=24, n_time=6)
     pbytes = data["part_F"].nbytes
     del data
-    import hpcbelt.aggregate.figures_drift  # noqa: F401
-    import hpcbelt.aggregate.report  # noqa: F401
+    import hpcbelt.aggregate.lejosne2023.figures  # noqa: F401
+    import hpcbelt.aggregate.lejosne2023.report  # noqa: F401
+    import hpcbelt.aggregate.lejosne2023.summary  # noqa: F401
 
     tracemalloc.start()
     try:

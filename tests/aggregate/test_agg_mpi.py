@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from hpcbelt.aggregate.driver import aggregate_file
-from hpcbelt.aggregate.pitch_angle import Options
+from hpcbelt.aggregate.watt2021.options import Options
 from hpcbelt.errors import InputError
 
 from .agg_helpers import write_db, write_run

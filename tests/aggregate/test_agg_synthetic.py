@@ -8,8 +8,9 @@ import pytest
 
 from hpcbelt.aggregate import stats
 from hpcbelt.aggregate.driver import aggregate_file
-from hpcbelt.aggregate.pitch_angle import Options, make_plan
-from hpcbelt.aggregate.runfile import inspect_pitch_angle
+from hpcbelt.aggregate.watt2021.options import Options
+from hpcbelt.aggregate.watt2021.plan import plan
+from hpcbelt.pitch_angle import runfile
 
 from .agg_helpers import np_stats, write_db, write_run
 
@@ -119,8 +120,8 @@ def test_snapshots_ratios_bootstrap_convergence(unfinished):
 def test_block_shape_does_not_change_the_numbers(unfinished, comm, tmp_path, budget, expect):
     """Tiny budgets split the time axis (3 times per block), then the pitch-angle axis: same summary."""
     d, _ = unfinished
-    run = inspect_pitch_angle(d / "run.h5")
-    blocks = make_plan(run, Options(memory_bytes=budget)).blocks["drand_2min"]
+    run = runfile.inspect(d / "run.h5")
+    blocks = plan(run, Options(memory_bytes=budget)).blocks["drand_2min"]
     if expect == "time":
         assert all(b[1] - b[0] == 3 and b[3] - b[2] == 31 for b in blocks[:-1])
     else:

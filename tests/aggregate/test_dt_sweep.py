@@ -6,7 +6,7 @@ import pytest
 
 from pitch_angle.helpers import hpcbelt, make_study
 
-from hpcbelt.aggregate import sweep
+from hpcbelt.aggregate.watt2021 import sweep
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpcbelt.pitch_angle import database
+from hpcbelt import daa_database as database
 
 ROOT = Path(__file__).resolve().parents[2]
 

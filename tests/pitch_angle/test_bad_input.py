@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from .helpers import hpcbelt, make_study, write_test_database
 
-from hpcbelt.pitch_angle import database
-
 
 def _db_with(path, mutate):
+    """A database file whose 'daa' was damaged after writing (the writer itself refuses such
+    arrays): the loader must catch what another tool or a corrupted copy could leave on disk."""
     write_test_database(path)
-    with h5py.File(path, "r") as fh:
-        alpha, daa = fh["alpha_deg"][()], fh["daa"][()]
-    alpha, daa = mutate(alpha, daa)
-    path.unlink()
-    database.write(path, alpha, daa, L=3.0, energy_MeV=0.5)
+    with h5py.File(path, "r+") as fh:
+        alpha, daa = mutate(fh["alpha_deg"][()], fh["daa"][()])
+        attrs = dict(fh["daa"].attrs)
+        del fh["daa"]
+        fh["daa"] = daa
+        fh["daa"].attrs.update(attrs)
 
 
 def _nan(alpha, daa):

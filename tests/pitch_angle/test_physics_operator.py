@@ -12,11 +12,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.linalg import eigh_tridiagonal
 
 from hpcbelt.pitch_angle import kernels
-from hpcbelt.pitch_angle.operator import apply_operator, explicit_dt_limit, make_grid, weight
+from hpcbelt.pitch_angle.operator import (apply_operator, explicit_dt_limit, make_grid, symmetric_tridiagonal,
+                                          weight)
 from hpcbelt.pitch_angle.physics import bounce_function, loss_cone_deg_from_altitude, loss_time_s
-from hpcbelt.pitch_angle.solver import run_member, slowest_rate, stencil
+from hpcbelt.pitch_angle.solver import run_member, stencil
 
 L, E = 3.0, 0.5
 DAY = 86400.0
@@ -85,9 +87,6 @@ def test_legendre_eigenvalues_second_order():
     for h in (2.0, 1.0, 0.5):
         g = make_grid(h, 0.0, L, E, bounce=lambda a: np.ones_like(a))
         diag_d = np.full(g.n, D)
-        from hpcbelt.pitch_angle.operator import symmetric_tridiagonal
-        from scipy.linalg import eigh_tridiagonal
-
         dg, off = symmetric_tridiagonal(g, diag_d)
         w = np.sort(eigh_tridiagonal(dg, off, eigvals_only=True))[::-1]
         assert abs(w[0]) < 1e-9 * 8 * D                # conservation: a zero mode
@@ -111,6 +110,14 @@ def test_legendre_mode_decays_at_8D_in_time():
         f, _ = run_member(g, f0, np.full((1, g.n), D), np.array([0]), out_t, np.zeros(1), method, dt)
         amp = ((f[-1] - 10) * np.cos(2 * a)) @ g.volume / ((np.cos(2 * a) ** 2) @ g.volume)
         assert amp == pytest.approx(np.exp(-5), rel=2e-3), method
+
+
+def slowest_rate(grid, daa_nodes):
+    """Smallest decay rate -max(eig A) [1/s] of the constant-D operator: the largest eigenvalue
+    of its symmetric form (operator.symmetric_tridiagonal, the matrix the exact propagators use)."""
+    diag, off = symmetric_tridiagonal(grid, daa_nodes)
+    w = eigh_tridiagonal(diag, off, eigvals_only=True, select="i", select_range=(grid.n - 1, grid.n - 1))
+    return float(-w[0])
 
 
 def fem_slowest_rate(daa_func, loss_cone_deg, n_el=3000):

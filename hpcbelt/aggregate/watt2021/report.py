@@ -1,30 +1,29 @@
-"""A short Markdown report of the key numbers of a pitch-angle summary (read from the summary)."""
+"""A short Markdown report of the key numbers of a pitch-angle summary (read from the summary),
+and the one-line account of what was aggregated."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
+
+from ...pitch_angle.runfile import MEMBER_DONE
+from ..files import report_figures, report_header
 
 
 def _g(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.4g}"
 
 
-def _header(a, summary_path, elapsed_s, kind: str) -> list:
-    """Title and provenance lines common to both reports (``a``: the summary's root attributes)."""
-    ident = f"sha256 `{a['source_sha256']}`" if a["source_sha256"] else "sha256 not computed"
-    took = f" in {elapsed_s:.1f} s" if elapsed_s is not None else ""
-    return [f"# Aggregation of `{a['source_path']}`{kind}", "",
-            f"- run: {a.get('source_title', '')!s} - status `{a.get('source_status', '?')}`, "
-            f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}",
-            f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}",
-            f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
-            f"{a['created']}; summary `{Path(summary_path).name}`"]
+def used(run) -> tuple[str, bool]:
+    """("drand_2min 60/60, ...", whether any member is unfinished) for the command's summary line."""
+    text = ", ".join(f"{ex.name} {ex.n_done}/{ex.members}" for ex in run.experiments)
+    return text, not all(ex.n_done == ex.members for ex in run.experiments)
 
 
-def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
+def report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
+    """The Markdown report of a pitch-angle summary: members, f at the snapshot days, the ratio of
+    the constant runs, the time-integrated D_aa and the PDF bins (all read from the summary)."""
     import h5py
 
     with h5py.File(summary_path, "r") as h5:
@@ -38,9 +37,9 @@ def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: flo
         days = sg["day_requested"][()]
         ti = sg["time_index"][()]
         t_days = h5["time_days"][()]
-        lines = _header(a, summary_path, elapsed_s, "")
+        lines = report_header(a, summary_path, elapsed_s, "")
         if not a["all_members_finished"]:
-            lines.append("- **unfinished run**: only the finished members (member_done = 1) are aggregated")
+            lines.append(f"- **unfinished run**: only the finished members ({MEMBER_DONE} = 1) are aggregated")
         skipped = json.loads(a["days_skipped"])
         if skipped:
             lines.append(f"- days beyond the end of the run, skipped: {', '.join(f'{d:g}' for d in skipped)}")
@@ -109,51 +108,4 @@ def pitch_angle_report(summary_path, figures: dict | None = None, elapsed_s: flo
             lines += ["", f"Database: {fg.attrs['path']} ({fg.attrs['n_profiles']} profiles, {match})."]
         else:
             lines += ["", f"Database file not read: {h5['database'].attrs.get('file_note', '')}"]
-    if figures:
-        lines += ["", "## Figures", ""]
-        for name, p in figures.items():
-            lines.append(f"- `{p}`")
-    return "\n".join(lines) + "\n"
-
-
-def drift_report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
-    import h5py
-
-    with h5py.File(summary_path, "r") as h5:
-        a = h5.attrs
-        lines = _header(a, summary_path, elapsed_s, " (drift-diffusion)")
-        lines.append(f"- PDE finished: {'yes' if a['pde_done'] else '**no** (PDE parts left out)'}; particle "
-                     f"permutations finished: {a['permutations_finished']} / {a['permutations_total']}")
-        if not a["all_finished"]:
-            lines.append("- **unfinished run**: only finished parts are aggregated")
-        names = [n.decode() if isinstance(n, bytes) else n for n in h5["probe/name"][()]]
-        th = h5["time_h"][()]
-        lines += ["", "## F at the probes", "", "| probe | time [h] | PDE | particles mean +- s.e. |", "|---|---|---|---|"]
-        for i, n in enumerate(names):
-            for hr in (1.0, 3.0, 6.0, 10.0, 15.0, 18.0):
-                if hr > th[-1] + 1e-9:
-                    continue
-                k = int(np.argmin(np.abs(th - hr)))
-                pde = _g(h5["pde/probe_F"][i, k]) if "pde" in h5 else "n/a"
-                part = "n/a"
-                if "particles" in h5:
-                    pt = h5["particles/time_s"][()] / 3600.0
-                    j = int(np.argmin(np.abs(pt - hr)))
-                    if abs(pt[j] - hr) < 1e-6:
-                        part = (f"{_g(h5['particles/probe_F_mean'][i, j])} +- "
-                                f"{_g(h5['particles/probe_F_sem'][i, j])}")
-                lines.append(f"| {n} | {th[k]:g} | {pde} | {part} |")
-        if "comparison" in h5:
-            rel = h5["comparison/relative_l2_difference"][()]
-            lines += ["", "## MLT average of the PDE against radial diffusion", "",
-                      "| time [h] | relative L2 difference | max abs difference |", "|---|---|---|"]
-            for hr in (1.0, 3.0, 6.0, 10.0, 15.0, 20.0, 24.0):
-                if hr > th[-1] + 1e-9:
-                    continue
-                k = int(np.argmin(np.abs(th - hr)))
-                lines.append(f"| {th[k]:g} | {_g(rel[k])} | {_g(h5['comparison/max_abs_difference'][k])} |")
-    if figures:
-        lines += ["", "## Figures", ""]
-        for name, p in figures.items():
-            lines.append(f"- `{p}`")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + report_figures(figures)) + "\n"

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from ..errors import InputError
-from .runfile import inspect_pitch_angle, open_h5, read_slab
+from ... import __version__
+from ...errors import InputError
+from ...output import open_h5
+from ...pitch_angle.runfile import F, dataset_path, inspect, read_slab
 
 QUANTILES = (5, 25, 50, 75, 95)
 
@@ -30,7 +31,7 @@ def collect(paths, alpha_deg: float = 30.0, day: float | None = None) -> dict:
     """Read f(alpha_deg, day) of every finished member of every experiment in ``paths``."""
     if not paths:
         raise InputError("aggregate-sweep: no run files given")
-    runs = [inspect_pitch_angle(p) for p in paths]
+    runs = [inspect(p) for p in paths]
     ref = runs[0]
     for r in runs[1:]:
         if not (np.array_equal(r.alpha_deg, ref.alpha_deg) and np.array_equal(r.time_s, ref.time_s)):
@@ -53,7 +54,7 @@ def collect(paths, alpha_deg: float = 30.0, day: float | None = None) -> dict:
                 seen[ex.name] = r.path
                 if ex.n_done == 0:
                     continue
-                vals = read_slab(h5, f"{ex.name}/f", ex, it, it + 1, ia, ia + 1,
+                vals = read_slab(h5, dataset_path(ex.name, F), ex, it, it + 1, ia, ia + 1,
                                  np.empty((ex.n_done, 1, 1)))[:, 0, 0]
                 if ex.mode == "random":
                     random.append((ex.switch_every_s, ex.name, vals, ex.members))

@@ -1,15 +1,14 @@
-"""Figures like Watt et al. (2021), drawn from a summary file only (Agg, no pyplot state).
+"""Figures like Watt et al. (2021), drawn from a pitch-angle summary file only (Agg, no pyplot state).
 
 Every ``plot_*`` function takes the open summary (h5py File) and returns ``(figure, data)``:
 ``data`` maps a short name to the exact array drawn, so tests can check what a figure shows and
-a reader can re-plot it.  :func:`make_figures` saves them all as PNG.
+a reader can re-plot it.  :data:`FIGURES` names them; :func:`hpcbelt.aggregate.files.make_figures`
+saves them as PNG.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.colors import LogNorm
@@ -50,75 +49,25 @@ def _f_units(h5) -> str:
 
 
 def plot_fig1(h5):
-    """Database profiles: column-normalised PDF of log10 D_aa with the two averages (their Fig 1)."""
-    data = {}
+    """Database profiles: column-normalised PDF of log10 D_aa with the two averages (their Fig 1).
+
+    Drawn by the one Fig 1 plot, :func:`hpcbelt.dxx.plot.plot_fig1` (also ``hpcbelt dxx plot``),
+    from the distribution the summary stored under ``database/file``.
+    """
+    from ...dxx.plot import plot_fig1 as draw
+
     dg = h5["database"]
-    alpha = h5["alpha_deg"][()]
-    readable = bool(dg.attrs.get("file_readable", False))
-    fig = Figure(figsize=(13, 4.2) if readable else (6, 4.2))
-    axes = fig.subplots(1, 3) if readable else [fig.subplots(1, 1)]
-    ax = axes[0]
-    if readable:
+    if dg.attrs.get("file_readable", False):
         fg = dg["file"]
-        a_db = fg["alpha_deg"][()]
-        edges = fg["bin_edges_log10_daa"][()]
-        dens = fg["density"][()]
-        # column-normalised like the paper: each pitch angle's PDF scaled to its maximum
-        peak = dens.max(axis=1, keepdims=True)
-        shown = np.where(peak > 0, dens / np.where(peak > 0, peak, 1), 0.0)
-        a_edges = _centres_to_edges(a_db)
-        ax.pcolormesh(a_edges, 10.0 ** edges, np.ma.masked_equal(shown.T, 0.0), cmap="viridis",
-                      shading="flat")
-        data["pdf_column_max1"] = shown
-        title = f"(a) {fg.attrs['n_profiles']} database profiles"
-        if not fg.attrs.get("sha256_matches_run", True):
-            title += "\n(file differs from the one the run used)"
-        ax.set_title(title, fontsize=9)
+        dist = {"readable": True, "alpha_deg": fg["alpha_deg"][()], "edges": fg["bin_edges_log10_daa"][()],
+                "density": fg["density"][()], "n_profiles": fg.attrs["n_profiles"],
+                "sha256_matches_run": fg.attrs.get("sha256_matches_run", True),
+                "qq_alpha_deg": fg["qq_sample_log10_daa"].attrs["qq_alpha_deg"],
+                "qq_sample_log10": fg["qq_sample_log10_daa"][()], "qq_normal": fg["qq_normal_quantiles"][()]}
     else:
-        ax.set_title("(a) database averages (database file not readable:\n"
-                     f"{dg.attrs.get('file_note', '')[:70]})", fontsize=8)
-    line_c = "white" if readable else "black"
-    if "daa_mean" in dg:
-        y = np.where(dg["daa_mean"][()] > 0, dg["daa_mean"][()], np.nan)
-        ax.plot(alpha, y, color=line_c, ls="-", lw=2, label="<D(X_i, Y_i)>")
-        data["daa_mean"] = y
-    if "daa_of_mean_inputs" in dg:
-        y = np.where(dg["daa_of_mean_inputs"][()] > 0, dg["daa_of_mean_inputs"][()], np.nan)
-        ax.plot(alpha, y, color=line_c, ls="--", lw=2, label="D(<X>, <Y>)")
-        data["daa_of_mean_inputs"] = y
-    ax.set_yscale("log")
-    ax.set_xlabel("equatorial pitch angle [deg]")
-    ax.set_ylabel("D_aa [1/s]")
-    ax.set_xlim(alpha[0], alpha[-1])
-    ax.legend(fontsize=8, loc="lower left", facecolor="0.55" if readable else "white")
-    if readable:
-        fg = dg["file"]
-        a_db = fg["alpha_deg"][()]
-        edges = fg["bin_edges_log10_daa"][()]
-        dens = fg["density"][()]
-        centres = 0.5 * (edges[1:] + edges[:-1])
-        ax = axes[1]
-        for want, colour in ((30.0, "tab:blue"), (60.0, "tab:orange")):
-            j = int(np.argmin(np.abs(a_db - want)))
-            ax.plot(centres, dens[j], color=colour, label=f"{a_db[j]:g} deg")
-            data[f"pdf_{want:g}deg"] = dens[j]
-        ax.set_xlabel("log10 D_aa [log10(1/s)]")
-        ax.set_ylabel("probability density [1/decade]")
-        ax.set_title("(b) PDF of log10 D_aa", fontsize=9)
-        ax.legend(fontsize=8)
-        ax = axes[2]
-        qs = fg["qq_sample_log10_daa"][()]
-        qn = fg["qq_normal_quantiles"][()]
-        ax.plot(qn, qs, "+", color="tab:blue", ms=4)
-        if qs.size > 1:
-            mu, sd = qs.mean(), qs.std(ddof=1)
-            ax.plot(qn, mu + sd * qn, color="tab:red")
-        ax.set_xlabel("standard normal quantiles")
-        ax.set_ylabel("log10 D_aa quantiles")
-        ax.set_title(f"(c) Q-Q plot at {fg['qq_sample_log10_daa'].attrs['qq_alpha_deg']:g} deg", fontsize=9)
-        data["qq_sample_log10"] = qs
-    fig.tight_layout()
-    return fig, data
+        dist = {"readable": False, "reason": dg.attrs.get("file_note", "")}
+    return draw(dist, h5["alpha_deg"][()], dg["daa_mean"][()] if "daa_mean" in dg else None,
+                dg["daa_of_mean_inputs"][()] if "daa_of_mean_inputs" in dg else None)
 
 
 def _centres_to_edges(c):
@@ -313,28 +262,3 @@ FIGURES = {
     "figS1_snapshots": plot_figS1,
     "convergence": plot_convergence,
 }
-
-
-def make_figures(summary_path, outdir, figures=None) -> dict:
-    """Draw every figure of a summary into ``outdir``; returns name -> PNG path.
-
-    ``figures`` maps a file name to a plotting function ``fn(h5) -> (fig, data)``; the default
-    is the pitch-angle set :data:`FIGURES` (the drift set lives in figures_drift).  Each PNG is
-    written under a temporary name and renamed, so a reader never sees a half-written file.
-    """
-    import h5py
-    import matplotlib.pyplot as plt
-
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    with h5py.File(summary_path, "r") as h5:
-        for name, fn in (FIGURES if figures is None else figures).items():
-            fig, _ = fn(h5)
-            path = out / f"{name}.png"
-            tmp = out / f".{name}.png.tmp-{os.getpid()}"
-            fig.savefig(tmp, dpi=110, format="png")
-            plt.close(fig)
-            os.replace(tmp, path)
-            paths[name] = path
-    return paths

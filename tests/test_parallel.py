@@ -1,0 +1,63 @@
+"""The two work loops of hpcbelt.parallel, in process: serially (COMM_SELF) and under mpirun (mpi marker,
+run on 2 and 3 ranks by tools/run_tests.sh)."""
+
+import pytest
+
+from hpcbelt.errors import InputError
+from hpcbelt.parallel import StopRequests, deal, deal_and_gather, run_rounds
+
+
+def test_deal_is_round_robin():
+    assert deal(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
+    assert deal([], 2) == [[], []]
+
+
+@pytest.mark.unit
+def test_serial_loops():
+    from mpi4py import MPI
+
+    comm = MPI.COMM_SELF
+    seen = []
+    r = run_rounds(comm, deal(list("abcd"), 1), seen.append, label="t", quiet=True)
+    assert seen == list("abcd") and r.stopped is None and r.remaining == 0 and r.total == 4
+    assert deal_and_gather(comm, [1, 2, 3], lambda x: x * x) == [1, 4, 9]
+
+
+@pytest.mark.mpi(min_size=2)
+def test_deal_and_gather_in_item_order_on_root(comm):
+    items = list(range(11))
+    out = deal_and_gather(comm, items, lambda x: (x, comm.Get_rank()))
+    if comm.Get_rank() == 0:
+        assert [x for x, _ in out] == items
+        assert [r for _, r in out] == [i % comm.Get_size() for i in items]
+    else:
+        assert out is None
+
+
+@pytest.mark.mpi(min_size=2)
+def test_deal_and_gather_error_on_one_rank_is_raised_on_all(comm):
+    def fn(x):
+        if x == 3:
+            raise InputError("item 3 is bad")
+        return x
+
+    with pytest.raises(InputError, match="item 3 is bad"):
+        deal_and_gather(comm, list(range(6)), fn)
+    comm.Barrier()        # every rank got here: nobody is left in a collective
+
+
+@pytest.mark.mpi(min_size=2)
+def test_run_rounds_stops_every_rank_at_the_same_round(comm):
+    rank, size = comm.Get_rank(), comm.Get_size()
+    ran = []
+
+    def work(item):
+        ran.append(item)
+        if rank == size - 1 and len(ran) == 2:
+            StopRequests._received = "SIGUSR1"     # as the signal handler records it, on one rank only
+
+    with StopRequests():
+        r = run_rounds(comm, deal(list(range(5 * size)), size), work, label="t", quiet=True)
+    assert r.stopped == "SIGUSR1"
+    assert len(ran) == 2                             # every rank ran rounds 0 and 1, then all stopped
+    assert r.total == 5 * size and r.remaining == 3 * size
