@@ -158,13 +158,15 @@ class RunFile:
             self.write(dset, selection, array)
 
     @classmethod
-    def open_run(cls, path, comm, *, resume: bool, layout: Callable | None = None,
-                 attrs: dict | None = None) -> "RunFile":
-        """The run file of ``hpcbelt run``: a new one (``layout``, ``attrs``) or, with ``resume``,
-        the earlier one continued (collective).  The I/O mode is chosen and announced here."""
+    def open_run(cls, path, comm, *, resume: bool, kind: str, study, layout_version: int,
+                 layout: Callable, **extra_attrs) -> "RunFile":
+        """The run file of ``hpcbelt run`` (collective): a new one with ``layout`` and the root
+        attributes of :func:`run_attrs` (plus ``extra_attrs``), or, with ``resume``, the earlier
+        one continued.  The I/O mode is chosen and announced here."""
         mode = io_mode_announced(comm)
         if resume:
             return cls.resume(path, comm, mode)
+        attrs = run_attrs(comm, mode, kind, study, layout_version, **extra_attrs)
         return cls.create(path, comm, mode, layout, attrs)
 
     def finish(self, rounds, what: str, extra: dict | None = None, note: str = "") -> None:

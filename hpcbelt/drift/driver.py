@@ -171,12 +171,9 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     # start; this covers direct callers): one arriving while the layout is written (seconds for
     # a big study) stops the run before its first round, with the file complete.
     with parallel.StopRequests():
-        attrs = None
-        if done is None:
-            attrs = output.run_attrs(comm, output.io_mode(comm), rfl.KIND, study, rfl.LAYOUT_VERSION,
+        rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=rfl.KIND, study=study,
+                                     layout_version=rfl.LAYOUT_VERSION, layout=rfl.layout(study, exp),
                                      K_per_s=study.K_per_s, earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S)
-        rf = output.RunFile.open_run(out_path, comm, resume=done is not None, layout=rfl.layout(study, exp),
-                                     attrs=attrs)
         state = {"pde": None, "budget": None}
 
         def work(item):

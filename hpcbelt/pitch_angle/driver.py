@@ -24,15 +24,12 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     Raises RunInterrupted after leaving the file consistent if a stop signal arrives.
     """
     items = study.work_items()
-    attrs = None
-    if done is None:
-        attrs = output.run_attrs(comm, output.io_mode(comm), runfile.KIND, study, runfile.LAYOUT_VERSION,
-                                 method=study.method, f_units=runfile.F_UNITS)
-    else:
+    if done is not None:
         items = [(e, m) for e, m in items if not done[study.experiments[e].name][m]]
     queues = parallel.deal(items, comm.Get_size())
-    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, layout=runfile.layout(study),
-                                 attrs=attrs)
+    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=runfile.KIND, study=study,
+                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study),
+                                 method=study.method, f_units=runfile.F_UNITS)
     mine = queues[comm.Get_rank()]
     bank, bank_for = None, None      # the propagators of experiment bank_for (method = "exact")
 

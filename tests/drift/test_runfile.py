@@ -31,9 +31,9 @@ def written(tmp_path, comm):
     study = load_study(make_study(tmp_path))
     exp = driver.experiment(study)
     path = tmp_path / "run.h5"
-    attrs = output.run_attrs(comm, output.io_mode(comm), runfile.KIND, study, runfile.LAYOUT_VERSION,
-                             K_per_s=study.K_per_s)
-    rf = output.RunFile.open_run(path, comm, resume=False, layout=runfile.layout(study, exp), attrs=attrs)
+    rf = output.RunFile.open_run(path, comm, resume=False, kind=runfile.KIND, study=study,
+                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study, exp),
+                                 K_per_s=study.K_per_s)
     g, bg, nt, n_rec = study.grid, exp.bin_grid, study.out_t.size, exp.sched["n_rec"]
     vals = {"pde_F": _known((nt, g.n_L, g.n_mlt)), "probe_F": _known((len(study.probes), nt), 0.5),
             "radial_F": _known((nt, g.n_L), 2.0), "part": {}}

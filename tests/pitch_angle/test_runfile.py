@@ -38,9 +38,9 @@ def written(tmp_path, comm):
     """A tiny study's run file with only the FINISHED members written (through the production writer)."""
     study = load_study(make_study(tmp_path, dalpha=9.0, days=0.5, members=3))
     path = tmp_path / "run.h5"
-    attrs = output.run_attrs(comm, output.io_mode(comm), runfile.KIND, study, runfile.LAYOUT_VERSION,
-                             method=study.method, f_units=runfile.F_UNITS)
-    rf = output.RunFile.open_run(path, comm, resume=False, layout=runfile.layout(study), attrs=attrs)
+    rf = output.RunFile.open_run(path, comm, resume=False, kind=runfile.KIND, study=study,
+                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study),
+                                 method=study.method, f_units=runfile.F_UNITS)
     shape = (study.out_t.size, study.grid.n)
     values = {}
     for e, ex in enumerate(study.experiments):

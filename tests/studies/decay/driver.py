@@ -13,11 +13,8 @@ from .study import integrate
 def run(study, comm, out_path, quiet=False, done=None):
     todo = [m for m in range(study.members) if done is None or not done["members"][m]]
     queues = parallel.deal(todo, comm.Get_size())
-    attrs = None
-    if done is None:
-        attrs = output.run_attrs(comm, output.io_mode(comm), runfile.KIND, study, runfile.LAYOUT_VERSION)
-    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, layout=runfile.layout(study),
-                                 attrs=attrs)
+    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=runfile.KIND, study=study,
+                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study))
     d = study.doc["decay"]
 
     def work(m):
