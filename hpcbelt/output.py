@@ -74,13 +74,14 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def check_output_path(path: str | Path, overwrite: bool) -> Path:
-    """Refuse an existing file without ``overwrite`` and an unwritable directory (rank 0 only)."""
+def check_output_path(path: str | Path, overwrite: bool, exists: str = "file exists") -> Path:
+    """Refuse an existing file without ``overwrite``, a directory, a missing or unwritable
+    directory (rank 0 only).  ``exists`` says what is wrong with an existing file."""
     p = Path(path)
-    if p.exists() and not overwrite:
-        raise InputError(f"output {p}: file exists; pass --overwrite to replace it")
     if p.is_dir():
         raise InputError(f"output {p}: is a directory; expected a file name")
+    if p.exists() and not overwrite:
+        raise InputError(f"output {p}: {exists}; pass --overwrite to replace it")
     parent = p.resolve().parent
     if not parent.is_dir():
         raise InputError(f"output {p}: directory {parent} does not exist")

@@ -76,6 +76,18 @@ class Aggregator:
     def get(self, name: str):
         return resolve(getattr(self, name))
 
+    @classmethod
+    def from_package(cls, package: str, *, title: str, inspect: Ref) -> "Aggregator":
+        """The aggregator of a subpackage laid out like every aggregation subpackage:
+        ``options.add_options``, ``options.options``, ``plan.plan``, ``compute.compute``,
+        ``summary.write_summary``, ``figures.FIGURES``, ``report.report`` and ``report.used``
+        (references only: nothing is imported until used).  ``inspect`` is the study's reader."""
+        return cls(name=package.rsplit(".", 1)[-1], title=title, inspect=inspect,
+                   add_options=f"{package}.options:add_options", options=f"{package}.options:options",
+                   plan=f"{package}.plan:plan", compute=f"{package}.compute:compute",
+                   write_summary=f"{package}.summary:write_summary", figures=f"{package}.figures:FIGURES",
+                   report=f"{package}.report:report", used=f"{package}.report:used")
+
 
 @dataclass(frozen=True)
 class StudyKind:

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..output import attr_str, git_commit, now_iso
+from ..output import attr_str, check_output_path, git_commit, now_iso
 
 SUMMARY_KIND = "aggregate_summary"
 SUMMARY_LAYOUT_VERSION = 1
@@ -99,17 +99,8 @@ def check_summary_output(out: Path, run_path: str | Path, overwrite: bool) -> Pa
     out = Path(out)
     if out.resolve() == Path(run_path).resolve():
         raise InputError(f"output {out}: is the run file itself; choose another name")
-    if out.is_dir():
-        raise InputError(f"output {out}: is a directory; expected a file name")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"output {out}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"output {out}: directory {parent} is not writable")
-    if out.exists() and not overwrite and not is_summary(out):
-        raise InputError(f"output {out}: exists and is not an hpcbelt summary; pass --overwrite "
-                         f"to replace it")
-    return out
+    return check_output_path(out, overwrite or (out.is_file() and is_summary(out)),
+                             exists="exists and is not an hpcbelt summary")
 
 
 def make_figures(summary_path, outdir, figures: dict) -> dict:

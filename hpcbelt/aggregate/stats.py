@@ -152,14 +152,3 @@ def plan_blocks(n_members: int, n_time: int, n_alpha: int, budget_bytes: int,
         for a0 in range(0, n_alpha, na):
             blocks.append((t0, min(n_time, t0 + nt), a0, min(n_alpha, a0 + na)))
     return blocks
-
-
-def runs_of(indices: np.ndarray) -> list[tuple[int, int]]:
-    """Contiguous runs [(start, stop), ...] of a sorted integer array (for slab reads)."""
-    idx = np.asarray(indices, np.int64)
-    if idx.size == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
-    starts = np.concatenate([[0], breaks])
-    stops = np.concatenate([breaks, [idx.size]])
-    return [(int(idx[a]), int(idx[b - 1]) + 1) for a, b in zip(starts, stops)]

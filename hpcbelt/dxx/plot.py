@@ -22,14 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-
-
-def _centres_to_edges(c):
-    c = np.asarray(c, float)
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+from ..plotting import cell_edges
 
 
 def plot_fig1(dist: dict, alpha_deg, daa_mean=None, daa_of_mean_inputs=None, *,
@@ -71,7 +64,7 @@ def plot_fig1(dist: dict, alpha_deg, daa_mean=None, daa_of_mean_inputs=None, *,
         # column-normalised like the paper: each pitch angle's PDF scaled to its maximum
         peak = dens.max(axis=1, keepdims=True)
         shown = np.where(peak > 0, dens / np.where(peak > 0, peak, 1), 0.0)
-        ax.pcolormesh(_centres_to_edges(a_db), 10.0 ** edges, np.ma.masked_equal(shown.T, 0.0),
+        ax.pcolormesh(cell_edges(a_db), 10.0 ** edges, np.ma.masked_equal(shown.T, 0.0),
                       cmap="viridis", shading="flat")
         data["pdf_column_max1"] = shown
         head = f"(a) {dist['n_profiles']} database profiles"

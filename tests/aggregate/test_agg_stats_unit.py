@@ -62,8 +62,12 @@ def test_plan_blocks_tile_the_grid_within_budget(members, budget):
 
 
 def test_runs_of():
-    assert stats.runs_of(np.array([0, 1, 2, 5, 7, 8])) == [(0, 3), (5, 6), (7, 9)]
-    assert stats.runs_of(np.array([], np.int64)) == []
+    from hpcbelt.output import read_runs, runs_of
+
+    assert runs_of(np.array([0, 1, 2, 5, 7, 8])) == [(0, 3), (5, 6), (7, 9)]
+    assert runs_of(np.array([], np.int64)) == []
+    # slab reads are cut to at most MEMBERS_PER_READ members
+    assert list(read_runs(np.arange(600))) == [(0, 256), (256, 512), (512, 600)]
 
 
 def test_bootstrap_ci_reproducible_batched_and_sane():

@@ -14,18 +14,5 @@ References are strings so that ``hpcbelt --help`` imports none of this.
 
 from ... import studies
 
-_HERE = "hpcbelt.aggregate.lejosne2023"
-
-AGGREGATOR = studies.Aggregator(
-    name="lejosne2023",
-    title="drift-diffusion runs (Lejosne & Albert 2023)",
-    add_options=f"{_HERE}.options:add_options",
-    options=f"{_HERE}.options:options",
-    inspect="hpcbelt.drift.runfile:inspect",
-    plan=f"{_HERE}.plan:plan",
-    compute=f"{_HERE}.compute:compute",
-    write_summary=f"{_HERE}.summary:write_summary",
-    figures=f"{_HERE}.figures:FIGURES",
-    report=f"{_HERE}.report:report",
-    used=f"{_HERE}.report:used",
-)
+AGGREGATOR = studies.Aggregator.from_package(__name__, title="drift-diffusion runs (Lejosne & Albert 2023)",
+                                               inspect="hpcbelt.drift.runfile:inspect")

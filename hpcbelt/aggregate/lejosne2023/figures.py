@@ -11,11 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-
-def _edges(c):
-    c = np.asarray(c, float)
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+from ...plotting import cell_edges
 
 
 def plot_fig2(h5):
@@ -47,8 +43,8 @@ def plot_fig2(h5):
 
 
 def _polar(ax, L_grid, mlt_h, F, vmax):
-    phi_e = _edges(mlt_h) * 2 * np.pi / 24.0
-    L_e = _edges(L_grid)
+    phi_e = cell_edges(mlt_h) * 2 * np.pi / 24.0
+    L_e = cell_edges(L_grid)
     mesh = ax.pcolormesh(phi_e, L_e, F, cmap="viridis", vmin=0.0, vmax=vmax, shading="flat")
     ax.set_xticks(np.arange(4) * np.pi / 2)
     ax.set_xticklabels(["00", "06", "12", "18"])

@@ -15,18 +15,5 @@ References are strings so that ``hpcbelt --help`` imports none of this.
 
 from ... import studies
 
-_HERE = "hpcbelt.aggregate.watt2021"
-
-AGGREGATOR = studies.Aggregator(
-    name="watt2021",
-    title="pitch-angle runs (Watt et al. 2021)",
-    add_options=f"{_HERE}.options:add_options",
-    options=f"{_HERE}.options:options",
-    inspect="hpcbelt.pitch_angle.runfile:inspect",
-    plan=f"{_HERE}.plan:plan",
-    compute=f"{_HERE}.compute:compute",
-    write_summary=f"{_HERE}.summary:write_summary",
-    figures=f"{_HERE}.figures:FIGURES",
-    report=f"{_HERE}.report:report",
-    used=f"{_HERE}.report:used",
-)
+AGGREGATOR = studies.Aggregator.from_package(__name__, title="pitch-angle runs (Watt et al. 2021)",
+                                               inspect="hpcbelt.pitch_angle.runfile:inspect")

@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
+from ...plotting import cell_edges
+
 ENSEMBLE_COLOURS = ("tab:orange", "tab:red", "tab:purple", "tab:brown", "tab:olive", "tab:cyan", "tab:pink")
 CONSTANT_STYLES = {"mean_of_profiles": "-", "mean_inputs": "--", "profile": ":"}
 
@@ -70,14 +72,6 @@ def plot_fig1(h5):
                 dg["daa_of_mean_inputs"][()] if "daa_of_mean_inputs" in dg else None)
 
 
-def _centres_to_edges(c):
-    c = np.asarray(c, float)
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
-
-
 def plot_fig3(h5):
     """f(alpha, t) over the first days for one random member and the constant runs, floor applied."""
     fg = h5["figure_data/fig3"]
@@ -101,7 +95,7 @@ def plot_fig3(h5):
         shown = np.maximum(f, floor)
         data[role] = shown
         t = t_days[:n]
-        mesh = ax.pcolormesh(_centres_to_edges(t), _centres_to_edges(alpha), shown.T, norm=norm,
+        mesh = ax.pcolormesh(cell_edges(t), cell_edges(alpha), shown.T, norm=norm,
                              cmap="viridis", shading="flat")
         ax.set_xlabel("time [day]")
         ax.set_ylabel("pitch angle [deg]")
@@ -152,7 +146,7 @@ def plot_fig4(h5):
         ax = axes[2 + i]
         dens = h5[f"{name}/pdf/density"][()]
         # on a linear axis of log10 f: a QuadMesh on a log axis is transformed cell by cell (slow)
-        mesh = ax.pcolormesh(_centres_to_edges(t), edges, np.ma.masked_equal(dens.T, 0.0), cmap="magma_r",
+        mesh = ax.pcolormesh(cell_edges(t), edges, np.ma.masked_equal(dens.T, 0.0), cmap="magma_r",
                              shading="flat")
         fig.colorbar(mesh, ax=ax, pad=0.01).set_label("PDF [1/decade]")
         med = h5[f"{name}/f/median"][:, ia]
