@@ -24,3 +24,63 @@ def shared_dir(comm):
     comm.Barrier()
     if comm.Get_rank() == 0:
         shutil.rmtree(path, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Test tiers (markers declared in pyproject.toml): every test module has one, so that each tier
+# can be run alone (pytest -m unit / accuracy / e2e / mpi / slurm).  A test may carry its own
+# tier marker instead; a module missing from this table is an error, not a silent default.
+# --------------------------------------------------------------------------------------------
+TIERS = ("unit", "accuracy", "e2e", "mpi", "slurm")
+MODULE_TIERS = {
+    "test_architecture.py": "unit",
+    "test_parallel.py": "unit",
+    "aggregate/test_agg_bad_input.py": "e2e",
+    "aggregate/test_agg_drift.py": "e2e",
+    "aggregate/test_agg_figures.py": "e2e",
+    "aggregate/test_agg_memory.py": "e2e",
+    "aggregate/test_agg_mpi.py": "mpi",
+    "aggregate/test_agg_real_run.py": "e2e",
+    "aggregate/test_agg_stats_unit.py": "unit",
+    "aggregate/test_agg_synthetic.py": "accuracy",
+    "aggregate/test_dt_sweep.py": "e2e",
+    "aggregate/test_watt2021_options.py": "unit",
+    "drift/test_coefficients.py": "accuracy",
+    "drift/test_lmlt.py": "unit",
+    "drift/test_mpi.py": "mpi",
+    "drift/test_pde.py": "accuracy",
+    "drift/test_restart.py": "e2e",
+    "drift/test_runfile.py": "unit",
+    "drift/test_study_run.py": "e2e",
+    "dxx/test_daa_database.py": "unit",
+    "dxx/test_database.py": "accuracy",
+    "dxx/test_driver_mpi.py": "mpi",
+    "dxx/test_field_aligned.py": "accuracy",
+    "dxx/test_geometry.py": "accuracy",
+    "dxx/test_import_plot.py": "e2e",
+    "dxx/test_oblique.py": "accuracy",
+    "particles/test_particles_vs_pde.py": "accuracy",
+    "particles/test_tracker.py": "accuracy",
+    "pitch_angle/test_bad_input.py": "e2e",
+    "pitch_angle/test_mpi.py": "mpi",
+    "pitch_angle/test_no_mpi_h5py.py": "e2e",
+    "pitch_angle/test_physics_operator.py": "accuracy",
+    "pitch_angle/test_restart.py": "e2e",
+    "pitch_angle/test_run.py": "e2e",
+    "pitch_angle/test_runfile.py": "unit",
+    "radial/test_radial.py": "accuracy",
+    "slurm/test_slurm_jobs.py": "slurm",
+    "studies/test_third_kind.py": "e2e",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if any(item.get_closest_marker(t) for t in TIERS):
+            continue
+        rel = Path(str(item.fspath)).resolve().relative_to(here).as_posix()
+        if rel not in MODULE_TIERS:
+            raise pytest.UsageError(f"{rel}: no test tier; add it to MODULE_TIERS in tests/conftest.py "
+                                    f"(one of {', '.join(TIERS)})")
+        item.add_marker(MODULE_TIERS[rel])
