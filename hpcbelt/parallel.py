@@ -241,13 +241,17 @@ class Hub:
     """
 
     def __init__(self, comm, progress: Progress | None, on_write: Callable | None = None):
-        self.comm = comm
+        # A private duplicate of the communicator (collective): messages of consecutive hubs
+        # (e.g. two aggregation passes, or a pass and the run after it) can never be taken for
+        # each other's, so a worker's "done" of one hub cannot end another hub's drain early.
+        self.comm = comm.Dup() if comm.Get_size() > 1 else comm
         self.rank = comm.Get_rank()
         self.size = comm.Get_size()
         self.progress = progress
         self.on_write = on_write
         self._pending: list = []
         self._finished = 0
+        self._closed = False
 
     # -- worker side ---------------------------------------------------------------------
     def _post(self, msg) -> None:
@@ -272,7 +276,7 @@ class Hub:
 
     # -- root side -------------------------------------------------------------------------
     def poll(self) -> None:
-        if self.rank != 0 or self.size == 1:
+        if self.rank != 0 or self.size == 1 or self._closed:
             return
         from mpi4py import MPI
 
@@ -290,8 +294,9 @@ class Hub:
             self._finished += 1
 
     def finish(self) -> None:
-        """Workers: flush and say done.  Rank 0: receive until all workers are done."""
-        if self.size == 1:
+        """Workers: flush and say done.  Rank 0: receive until all workers are done (collective;
+        a second call does nothing)."""
+        if self.size == 1 or self._closed:
             return
         if self.rank != 0:
             self._pending.append(self.comm.isend(("done",), dest=0, tag=TAG_HUB))
@@ -299,11 +304,13 @@ class Hub:
 
             MPI.Request.Waitall(self._pending)
             self._pending = []
-            return
-        from mpi4py import MPI
+        else:
+            from mpi4py import MPI
 
-        while self._finished < self.size - 1:
-            self._handle(self.comm.recv(source=MPI.ANY_SOURCE, tag=TAG_HUB))
+            while self._finished < self.size - 1:
+                self._handle(self.comm.recv(source=MPI.ANY_SOURCE, tag=TAG_HUB))
+        self.comm.Free()          # every message of this hub is delivered (each worker's "done" is its last)
+        self._closed = True
 
 
 class StopRequests:

@@ -61,3 +61,27 @@ def test_run_rounds_stops_every_rank_at_the_same_round(comm):
     assert r.stopped == "SIGUSR1"
     assert len(ran) == 2                             # every rank ran rounds 0 and 1, then all stopped
     assert r.total == 5 * size and r.remaining == 3 * size
+
+
+@pytest.mark.mpi(min_size=2)
+def test_consecutive_hubs_never_take_each_others_messages(comm):
+    # rank 0 is slow to drain the first hub while the workers race on to the second: each hub
+    # must count exactly its own progress (a worker's "done" of one hub ending another hub's
+    # drain early would leave messages, or funnelled writes, behind)
+    import time
+
+    from hpcbelt.parallel import Hub, Progress
+
+    size = comm.Get_size()
+    first = Hub(comm, Progress(1, "a", enabled=False))
+    first.advance(1)
+    if comm.Get_rank() == 0:
+        time.sleep(0.3)
+    first.finish()
+    second = Hub(comm, Progress(1, "b", enabled=False))
+    for _ in range(3):
+        second.advance(1)
+    second.finish()
+    if comm.Get_rank() == 0:
+        assert first.progress.done == size
+        assert second.progress.done == 3 * size
