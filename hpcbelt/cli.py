@@ -3,7 +3,9 @@
 Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes:
   0   success
   2   bad input (InputError): one line ``hpcbelt: error: ...`` on rank 0, same code on every rank
+  1   hpcbelt verify: the run file is damaged (one line per problem)
   75  stopped by SIGTERM / SIGUSR1 / SIGINT with the output consistent: rerun with --restart
+      (hpcbelt status: the run is unfinished)
 Any other exception aborts all ranks (MPI_Abort) so that an MPI job never hangs.
 """
 
@@ -23,16 +25,25 @@ from pathlib import Path  # noqa: E402
 from . import __version__  # noqa: E402
 from .errors import InputError, RunInterrupted  # noqa: E402
 
+
 def cmd_run(args) -> int:
+    import signal
+
     from .parallel import StopRequests
 
     # catch stop signals before anything slow (imports, MPI start-up, propagators)
-    with StopRequests():
-        return _run(args)
+    try:
+        with StopRequests():
+            return _run(args)
+    finally:
+        # the outcome is decided and in the file: a stop signal from here until the process
+        # exits (MPI_Finalize can take a while) must not turn it into a death by signal
+        for name in StopRequests.SIGNALS:
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
 
 
 def _run(args) -> int:
-    from . import output, studies
+    from . import guard, output, studies
     from .config import StudyFile
     from .parallel import abort_on_exception, root_decides, world
 
@@ -40,6 +51,7 @@ def _run(args) -> int:
     abort_on_exception(comm)
     study_path = Path(args.study)
     out = Path(args.output) if args.output else Path(study_path.stem + ".h5")
+    held = []          # rank 0: the single-writer lock of OUT, from prepare() to the end of the run
 
     def prepare():
         source = StudyFile.read(study_path)            # the one read of the study file
@@ -51,19 +63,32 @@ def _run(args) -> int:
                                  f"subset ({study_path} is {kind.name})")
             extra["experiments"] = [n.strip() for n in args.experiments.split(",") if n.strip()]
         study = kind.get("load")(source, args.set, **extra)
-        done = None
-        if args.restart and out.exists():
-            done = kind.get("restart_state")(study, out)
-        output.check_output_path(out, args.overwrite or done is not None)
+        guard.refuse_inputs_as_output(out, guard.study_inputs(study), flag="output")
+        output.check_output_path(out, True)            # a directory, a missing directory, unwritable
+        # the lock comes before the first look at OUT: a second writer never touches it
+        lock = guard.RunLock.acquire(out)
+        try:
+            done = None
+            if args.restart and out.exists():
+                done = kind.get("restart_state")(study, out)
+            output.check_output_path(out, args.overwrite or done is not None)
+        except BaseException:
+            lock.release()
+            raise
+        held.append(lock)
         return kind.name, study, done
 
-    name, study, done = root_decides(comm, prepare)
-    kind = studies.get(name)
-    if done is not None and all(d.all() for d in done.values()):
-        if comm.Get_rank() == 0:
-            print(f"hpcbelt: {out} is already complete; nothing to do", file=sys.stderr)
-        return 0
-    kind.get("run")(study, comm, out, quiet=args.quiet, done=done)
+    try:
+        name, study, done = root_decides(comm, prepare)
+        kind = studies.get(name)
+        if done is not None and all(d.all() for d in done.values()):
+            if comm.Get_rank() == 0:
+                print(f"hpcbelt: {out} is already complete; nothing to do", file=sys.stderr)
+            return 0
+        kind.get("run")(study, comm, out, quiet=args.quiet, done=done)
+    finally:
+        for lock in held:
+            lock.release()
     if comm.Get_rank() == 0 and not args.quiet:
         print(f"hpcbelt: wrote {out}", file=sys.stderr)
     return 0
@@ -76,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run a study file under python, mpirun or srun")
     p.add_argument("study", help="study file (TOML)")
-    p.add_argument("-o", "--output", help="output HDF5 file (default: <study name>.h5 here)")
+    p.add_argument("-o", "--output", help="output HDF5 file (default: <study name>.h5 here); never one of "
+                                          "the study's inputs; locked (.OUT.lock beside it) while a run writes it")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--restart", action="store_true",
@@ -99,9 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .aggregate import cli as aggregate_cli
     from .aggregate.watt2021 import sweep
     from .dxx import cli as dxx_cli
+    from . import runcheck
     from .slurm import cli as slurm_cli
 
-    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli):
+    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli, runcheck):
         mod.register(sub)
     return parser
 

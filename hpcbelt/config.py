@@ -7,6 +7,7 @@ tables such as ``[[experiment]]``.  :func:`validate` checks a parsed TOML docume
 * an unknown key is an error that names the key, the file and the closest valid names
   (typos must not survive silently);
 * a value of the wrong type is an error naming the key, the expected type and the unit;
+* a float that is not finite (``inf``, ``nan``, in a list too) is an error naming the key;
 * a missing key takes its documented default, or is an error if it has none.
 
 The returned document is a plain ``dict`` with every default filled in, so that the merged
@@ -16,6 +17,7 @@ configuration can be stored in the output file and read back without the schema.
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,10 @@ def _coerce(value: Any, key: Key, where: str) -> Any:
     if not ok:
         unit = f" in {key.unit}" if key.unit else ""
         raise InputError(f"{where}: expected {_KIND_NAMES[kind]}{unit}, got {value!r}")
+    if kind in ("float", "float_or_list", "list_of_float") and not all(
+            math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+        unit = f" in {key.unit}" if key.unit else ""
+        raise InputError(f"{where}: expected a finite number{unit} (inf and nan are refused), got {value!r}")
     if key.choices and value not in key.choices:
         raise InputError(
             f"{where}: expected one of {', '.join(repr(c) for c in key.choices)}, got {value!r}")

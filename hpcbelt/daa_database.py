@@ -168,6 +168,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _real_dataset(fh, name: str, where: str) -> np.ndarray:
+    """A dataset of real numbers (integer or float dtype) as float64; InputError otherwise
+    (strings, complex, compound, references...)."""
+    import h5py
+
+    ds = fh[name]
+    if not isinstance(ds, h5py.Dataset) or ds.dtype.kind not in "fiu":
+        kind = ds.dtype if isinstance(ds, h5py.Dataset) else "a group"
+        raise InputError(f"{where}: dataset '{name}' holds {kind}; expected real numbers (float or integer)")
+    return np.asarray(ds[()], float)
+
+
+def _real_attr(fh, name: str, where: str) -> float | None:
+    """A root attribute that must be one finite real number (or absent)."""
+    if name not in fh.attrs:
+        return None
+    v = np.asarray(fh.attrs[name])
+    if v.dtype.kind not in "fiu" or v.size != 1 or not np.isfinite(v.astype(float)).all():
+        raise InputError(f"{where}: root attribute '{name}' is {v.tolist()!r} ({v.dtype}); expected one "
+                         "finite real number")
+    return float(v.reshape(()))
+
+
 def load(path: str | Path) -> Database:
     """Read and check a database file; every problem is an :class:`InputError` naming it."""
     import h5py
@@ -185,15 +208,15 @@ def load(path: str | Path) -> Database:
             if name not in fh or not isinstance(fh[name], h5py.Dataset):
                 raise InputError(f"{where}: missing dataset '{name}' (expected alpha_deg (n_alpha) "
                                  "and daa (n_profiles, n_alpha) in 1/s)")
-        alpha = np.asarray(fh["alpha_deg"][()], float)
-        daa = np.asarray(fh["daa"][()], float)
+        alpha = _real_dataset(fh, "alpha_deg", where)
+        daa = _real_dataset(fh, "daa", where)
         mean_inputs = None
         if "daa_of_mean_inputs" in fh:
-            mean_inputs = np.asarray(fh["daa_of_mean_inputs"][()], float)
-        L = fh.attrs.get("L")
-        energy = fh.attrs.get("energy_MeV")
+            mean_inputs = _real_dataset(fh, "daa_of_mean_inputs", where)
+        L = _real_attr(fh, "L", where)
+        energy = _real_attr(fh, "energy_MeV", where)
         units = fh["daa"].attrs.get("units")
-        extra = {k: np.asarray(fh[k][()]) for k in COLUMNS
+        extra = {k: _real_dataset(fh, k, where) for k in COLUMNS
                  if k in fh and isinstance(fh[k], h5py.Dataset)}
     if isinstance(units, bytes):
         units = units.decode()

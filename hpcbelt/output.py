@@ -90,6 +90,71 @@ def check_output_path(path: str | Path, overwrite: bool, exists: str = "file exi
     return p
 
 
+class WriteFailed(InputError):
+    """Writing an output file failed (disk full, quota, failing file system): exit 74 (EX_IOERR).
+
+    Raised on every rank at once, after the ranks agreed on it, with one line naming the file
+    and the operating system's reason.  It derives from InputError so that the command line
+    prints it as one ``hpcbelt: error:`` line; only its exit code differs.
+    """
+
+    exit_code = 74
+
+
+def io_reason(exc: BaseException) -> str:
+    """The operating system's reason for an I/O error, in a few words."""
+    errno = getattr(exc, "errno", None)
+    if errno is not None:
+        return f"{os.strerror(errno)} (errno {errno})"
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+MIB = 1 << 20
+
+
+def free_bytes(directory: str | Path) -> int:
+    """Bytes an unprivileged writer may still put in the file system holding ``directory``."""
+    st = os.statvfs(directory)
+    return int(st.f_bavail) * int(st.f_frsize)
+
+
+# While :func:`layout_bytes` runs a layout, :func:`preallocated` records the size of each
+# dataset here instead of allocating it.
+_COUNTING: list | None = None
+
+
+def layout_bytes(layout: Callable) -> int:
+    """The size of the file ``layout(h5)`` makes, found without writing anything to disk.
+
+    The layout runs on an in-memory HDF5 file in which the preallocated datasets are created
+    without their space (their byte sizes are added up instead); the in-memory image then holds
+    the metadata and the small datasets.  A few pages are added for what HDF5 writes on close.
+    """
+    import h5py
+    import io
+
+    global _COUNTING
+    _COUNTING = []
+    try:
+        with h5py.File(io.BytesIO(), "w") as h5:
+            layout(h5)
+            h5.flush()
+            small = int(h5.id.get_filesize())
+        return small + sum(_COUNTING) + 64 * 1024
+    finally:
+        _COUNTING = None
+
+
+def check_space(out: str | Path, needed: int, what: str = "the run file's preallocated layout") -> None:
+    """InputError (with the numbers) when the file system of ``out`` has less than ``needed`` bytes free."""
+    out = Path(out)
+    free = free_bytes(out.resolve().parent)
+    if needed > free:
+        raise InputError(f"output {out}: not enough free space for {what}: {needed / MIB:.1f} MiB "
+                         f"needed, {free / MIB:.1f} MiB free in {out.resolve().parent}")
+
+
 def provenance(comm, mode: str) -> dict:
     """Root attributes known at the start of a run (computed on rank 0, same on all ranks)."""
     info = None
@@ -118,10 +183,16 @@ def io_mode_announced(comm) -> str:
 
 def run_attrs(comm, mode: str, kind: str, study, layout_version: int, **extra) -> dict:
     """Root attributes of a new run file: provenance, the study (text, overrides, validated
-    configuration as JSON) and the layout version, plus ``extra`` (same on every rank)."""
+    configuration as JSON), the sha256 and path of every input file (``input_sha256_json``,
+    ``input_paths_json``: what a restart checks) and the layout version, plus ``extra`` (same
+    on every rank)."""
     import json
 
+    from . import guard
+    from .parallel import root_decides
+
     attrs = provenance(comm, mode)
+    attrs.update(root_decides(comm, lambda: guard.input_records(study)))
     attrs.update({
         "kind": kind,
         "study_toml": study.text,
@@ -148,8 +219,37 @@ class RunFile:
         self.mode = mode
         self.rank = comm.Get_rank()
         self.h5 = None
+        # the first I/O error met on this rank (None while all is well); see :meth:`_failed`
+        self.io_error: str | None = None
         # the channel funnelled writes (and the rounds loop's progress) travel through
         self.hub = Hub(comm, None, on_write=self.write)
+
+    def _failed(self, exc: BaseException, doing: str) -> None:
+        """Record this rank's first I/O error and ask every rank to stop after this round.
+
+        Nothing is raised here (the other ranks may be about to enter a collective): the stop
+        request travels with the rounds loop's agreement, and :meth:`finish` (or the creation
+        itself) turns the agreed failure into :class:`WriteFailed` on every rank.
+        """
+        from .parallel import StopRequests
+
+        if self.io_error is None:
+            self.io_error = f"output {self.path}: {doing} failed: {io_reason(exc)}"
+        StopRequests._received = StopRequests._received or "I/O error"
+
+    def _agreed_failure(self) -> str | None:
+        """The first I/O error of any rank, or None (collective)."""
+        errors = self.comm.allgather(self.io_error) if self.comm.Get_size() > 1 else [self.io_error]
+        return next((e for e in errors if e is not None), None)
+
+    def _shut(self) -> None:
+        """Close the file after a failure, without raising (collective in mpio mode)."""
+        if self.h5 is not None:
+            try:
+                self.h5.close()
+            except Exception:       # the file system already failed; the error is reported
+                pass
+            self.h5 = None
 
     def put(self, dset: str, selection, array) -> None:
         """Write ``array`` to ``dset[selection]`` from any rank, whatever the I/O mode."""
@@ -172,9 +272,20 @@ class RunFile:
 
     def finish(self, rounds, what: str, extra: dict | None = None, note: str = "") -> None:
         """Close after :func:`hpcbelt.parallel.run_rounds` with status 'complete', or
-        'interrupted (SIGNAL)' and RunInterrupted (exit 75) when the ranks agreed to stop."""
+        'interrupted (SIGNAL)' and RunInterrupted (exit 75) when the ranks agreed to stop.
+
+        An I/O error met by any rank while writing (or while closing) ends here on every rank
+        as :class:`WriteFailed` (exit 74); members finished before it keep ``done = 1`` and a
+        ``--restart`` on a disk with room continues from them.
+        """
         from .errors import RunInterrupted
 
+        failure = self._agreed_failure()
+        if failure is not None:
+            self._shut()
+            self.comm.Barrier()
+            raise WriteFailed(f"{failure}; members finished before it are kept: free space, then "
+                              "'hpcbelt run --restart'")
         end = self.comm.bcast(now_iso() if self.rank == 0 else None, root=0)
         final = {"end_time": end, **(extra or {})}
         if rounds.stopped:
@@ -201,27 +312,53 @@ class RunFile:
         """
         import h5py
 
+        from .parallel import root_decides
+
         self = cls(Path(path), comm, mode)
         building = self.path.with_name(f".{self.path.name}.creating")
-        if self.rank == 0 and building.exists():
-            building.unlink()
-        comm.Barrier()
-        if mode == "mpio":
-            self.h5 = h5py.File(building, "w", driver="mpio", comm=comm)
-        elif self.rank == 0:
-            self.h5 = h5py.File(building, "w")
-        if self.writes_here:
-            for k, v in attrs.items():
-                self.h5.attrs[k] = v
-            self.h5.attrs["status"] = "running"
-            layout(self.h5)
-            # Everything structural is on disk before any member is computed; from here on only
-            # raw data goes into preallocated space, so a killed run leaves a readable file.
-            self.h5.flush()
-        comm.Barrier()
-        if self.rank == 0:
-            os.replace(building, self.path)   # open handles follow the file to its new name
-        comm.Barrier()
+
+        def room():
+            # rank 0 sizes the layout in memory and compares with the free space: a layout that
+            # does not fit is refused before anything is written
+            if building.exists():
+                building.unlink()
+            def whole(h5):
+                for k, v in attrs.items():
+                    h5.attrs[k] = v
+                layout(h5)
+
+            check_space(self.path, layout_bytes(whole))
+
+        root_decides(comm, room)
+        try:
+            if mode == "mpio":
+                self.h5 = h5py.File(building, "w", driver="mpio", comm=comm)
+            elif self.rank == 0:
+                self.h5 = open_unbuffered(building, "w")
+            if self.writes_here:
+                for k, v in attrs.items():
+                    self.h5.attrs[k] = v
+                self.h5.attrs["status"] = "running"
+                layout(self.h5)
+                # Everything structural is on disk before any member is computed; from here on
+                # only raw data goes into preallocated space, so a killed run leaves a readable file.
+                self.h5.flush()
+        except OSError as exc:
+            self.io_error = f"output {self.path}: creating the run file failed: {io_reason(exc)}"
+        failure = self._agreed_failure()
+        if failure is None and self.rank == 0:
+            try:
+                os.replace(building, self.path)   # open handles follow the file to its new name
+            except OSError as exc:
+                self.io_error = f"output {self.path}: renaming the new run file failed: {io_reason(exc)}"
+        failure = failure or self._agreed_failure()
+        if failure is not None:
+            self._shut()
+            comm.Barrier()
+            if self.rank == 0 and building.exists():
+                building.unlink()              # no half-made file is left behind
+            comm.Barrier()
+            raise WriteFailed(failure)
         return self
 
     @classmethod
@@ -230,14 +367,22 @@ class RunFile:
         import h5py
 
         self = cls(Path(path), comm, mode)
-        if mode == "mpio":
-            self.h5 = h5py.File(self.path, "r+", driver="mpio", comm=comm)
-        elif self.rank == 0:
-            self.h5 = h5py.File(self.path, "r+")
-        if self.writes_here:
-            for k, v in attrs.items():
-                self.h5.attrs[k] = v
-            self.h5.flush()
+        try:
+            if mode == "mpio":
+                self.h5 = h5py.File(self.path, "r+", driver="mpio", comm=comm)
+            elif self.rank == 0:
+                self.h5 = open_unbuffered(self.path, "r+")
+            if self.writes_here:
+                for k, v in attrs.items():
+                    self.h5.attrs[k] = v
+                self.h5.flush()
+        except OSError as exc:
+            self.io_error = f"output {self.path}: reopening the run file failed: {io_reason(exc)}"
+        failure = self._agreed_failure()
+        if failure is not None:
+            self._shut()
+            comm.Barrier()
+            raise WriteFailed(failure)
         return self
 
     @classmethod
@@ -258,21 +403,64 @@ class RunFile:
 
     def item_finished(self) -> None:
         """Push buffered raw data to the OS after a work item (serial files; mpio writes directly)."""
-        if self.mode != "mpio" and self.rank == 0:
-            self.h5.flush()
+        if self.mode != "mpio" and self.rank == 0 and self.io_error is None:
+            try:
+                self.h5.flush()
+            except OSError as exc:
+                self._failed(exc, "flushing")
 
     def write(self, dset: str, selection, array) -> None:
-        """Write ``array`` to ``dset[selection]`` (independent I/O; only where the file is open)."""
-        self.h5[dset][selection] = array
+        """Write ``array`` to ``dset[selection]`` (independent I/O; only where the file is open).
+
+        After an I/O error on this rank nothing more is written (see :meth:`_failed`)."""
+        if self.io_error is not None:
+            return
+        try:
+            self.h5[dset][selection] = array
+        except OSError as exc:
+            self._failed(exc, f"writing {dset}")
 
     def close(self, attrs: dict) -> None:
-        """Write final root attributes (same values on every rank) and close (collective)."""
+        """Write final root attributes (same values on every rank) and close (collective).
+
+        Every rank goes through the same steps whatever fails; an I/O error anywhere becomes
+        :class:`WriteFailed` on every rank once the file is closed."""
         if self.writes_here:
-            self.h5.flush()
-            for k, v in attrs.items():
-                self.h5.attrs[k] = v
-            self.h5.close()
+            try:
+                self.h5.flush()
+                for k, v in attrs.items():
+                    self.h5.attrs[k] = v
+            except OSError as exc:
+                self.io_error = self.io_error or f"output {self.path}: closing failed: {io_reason(exc)}"
+            try:
+                self.h5.close()
+            except OSError as exc:
+                self.io_error = self.io_error or f"output {self.path}: closing failed: {io_reason(exc)}"
+            self.h5 = None
+        failure = self._agreed_failure()
         self.comm.Barrier()
+        if failure is not None:
+            raise WriteFailed(f"{failure}; members finished before it are kept: free space, then "
+                              "'hpcbelt run --restart'")
+
+
+def open_unbuffered(path, mode: str):
+    """``h5py.File(path, mode)`` (a plain file on one process) without HDF5's sieve buffer.
+
+    HDF5 gathers small writes to contiguous datasets in a 64 kB buffer written out when the
+    dataset is closed; a full disk met then is reported nowhere (h5py ignores errors of
+    closing a dataset id) and crashes the library at exit.  Without it every write reaches the
+    file system at once and its error comes back to the caller (:meth:`RunFile.write`).  The file
+    is the same as h5py's (same creation and access properties otherwise).
+    """
+    import h5py
+    from h5py._hl import files as _files
+
+    fapl = _files.make_fapl(None)
+    fapl.set_sieve_buf_size(0)
+    fcpl = (_files.make_fcpl(track_order=h5py.get_config().track_order, track_times=False)
+            if mode == "w" else None)
+    return h5py.File(_files.make_fid(os.fsencode(str(path)), mode, None, fapl, fcpl))
 
 
 def preallocated(h5, name: str, shape, dtype, fillvalue):
@@ -283,6 +471,9 @@ def preallocated(h5, name: str, shape, dtype, fillvalue):
     """
     import h5py
 
+    if _COUNTING is not None:           # sizing the layout (layout_bytes): count, allocate nothing
+        _COUNTING.append(int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize)
+        return h5.create_dataset(name, shape=shape, dtype=dtype, fillvalue=fillvalue)
     dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
     dcpl.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY)
     return h5.create_dataset(name, shape=shape, dtype=dtype, fillvalue=fillvalue, dcpl=dcpl)
@@ -305,15 +496,20 @@ def scale(h5, name: str, data, unit: str, description: str):
 
 
 @contextlib.contextmanager
-def restart_file(path, kind: str, label: str, layout_version: int, doc: dict):
+def restart_file(path, kind: str, label: str, layout_version: int, doc: dict, inputs: dict | None = None):
     """Open an earlier run file read-only after checking it is a run of this very study.
 
     Yields the open ``h5py.File``.  Refused with a one-line InputError when the file is not a
     readable HDF5 file, is not a ``kind`` run (``label`` names it in the message), was written
-    by another hpcbelt version or file layout, or by a study whose validated configuration
-    ``doc`` differs in any key (the first difference is named).
+    by another hpcbelt version or file layout, by a study whose validated configuration
+    ``doc`` differs in any key (the first difference is named), or when an input file (the
+    database, the initial condition) no longer has the content whose sha256 the run recorded
+    (:func:`hpcbelt.guard.check_inputs_unchanged`; ``inputs`` are the study's
+    ``input_files()``, the recorded paths are checked without it).
     """
     import h5py
+
+    from . import guard
 
     where = f"restart file {path}"
     try:
@@ -339,6 +535,7 @@ def restart_file(path, kind: str, label: str, layout_version: int, doc: dict):
         if stored != doc:
             raise InputError(f"{where}: written by a different study ({first_difference(stored, doc)}); "
                              "restart only continues the same study")
+        guard.check_inputs_unchanged(fh.attrs, path, inputs)
         yield fh
 
 

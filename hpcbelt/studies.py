@@ -8,11 +8,16 @@ of its run file).  Each kind is one subpackage that fills in the same contract,
 ``load``           ``load(path, overrides, experiments) -> study``: read, validate, derive; every
                    problem an InputError naming the file and key.  The study object carries
                    ``path``, ``text``, ``doc`` (validated configuration), ``overrides`` and ``seed``.
+                   It also has ``input_files() -> {what: Path}`` (``"study file"``, ``"database"``,
+                   ``"initial-condition file"``): the run refuses them as its output, records their
+                   sha256, and a restart refuses a changed one.
 ``restart_state``  ``restart_state(study, path) -> {name: bool array}``: check that ``path`` is an
                    earlier run of this very study and say which work items are finished
 ``run``            ``run(study, comm, out_path, quiet, done)``: all ranks; writes the run file,
                    raises RunInterrupted (exit 75) after an agreed stop
 ``aggregator``     an :class:`Aggregator`: from a run file to a summary, figures and a report
+``verify``         ``verify(path) -> hpcbelt.integrity.Report``: every finished item against its
+                   checksum and the values the physics allows (``hpcbelt verify``)
 
 References may be given as objects or as ``"module:attribute"`` strings, resolved on first use,
 so that ``hpcbelt --help`` does not import numba kernels.  ``hpcbelt run``, ``keys``,
@@ -24,7 +29,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .errors import InputError
 
@@ -100,6 +105,7 @@ class StudyKind:
     restart_state: Ref
     run: Ref
     aggregator: Ref = None
+    verify: Ref = None
     has_experiments: bool = False  # supports hpcbelt run --experiments / submit --split-experiments
     extra: dict = field(default_factory=dict)
 
@@ -165,6 +171,7 @@ register(StudyKind(
     restart_state="hpcbelt.pitch_angle.runfile:restart_state",
     run="hpcbelt.pitch_angle.driver:run",
     aggregator="hpcbelt.aggregate.watt2021:AGGREGATOR",
+    verify="hpcbelt.pitch_angle.runfile:verify",
     has_experiments=True,
 ))
 
@@ -176,4 +183,5 @@ register(StudyKind(
     restart_state="hpcbelt.drift.runfile:restart_state",
     run="hpcbelt.drift.driver:run",
     aggregator="hpcbelt.aggregate.lejosne2023:AGGREGATOR",
+    verify="hpcbelt.drift.runfile:verify",
 ))

@@ -6,7 +6,11 @@
 #   signal Slurm sends before the time limit (--signal=B:USR1@N goes to this batch shell only)
 #   to it. The run then finishes the members in hand, leaves OUT consistent and exits 75;
 #   this function then requeues the job (up to HPCBELT_MAX_REQUEUES times), and the requeued
-#   job resumes from OUT. Returns the run's exit code otherwise.
+#   job resumes from OUT.
+#   The outcome is read from OUT itself (`hpcbelt status`, see hpcbelt_outcome), not from the
+#   launcher's exit code alone: mpirun exits 1 when it is itself sent SIGTERM or SIGINT even
+#   though every rank checkpointed and exited 75.  Returns 0 when OUT is complete, else the
+#   run's exit code (2: bad input, nothing was touched).
 
 # Slurm may deliver the warning signal at any moment, even before the run has started: record
 # it from the moment this file is sourced (templates source it first) and pass it on later.
@@ -19,6 +23,28 @@ _hpcbelt_on_signal() {
 }
 trap '_hpcbelt_on_signal USR1' USR1
 trap '_hpcbelt_on_signal TERM' TERM
+
+# hpcbelt_outcome RC OUT: what to do after the launcher returned RC, from `hpcbelt status OUT`
+# (exit 0 complete, 75 resumable, 2 no run file).  Prints "done", "requeue" or "fail".
+#   done     OUT is complete (whatever the launcher's own code, e.g. a signal after the last member)
+#   requeue  the ranks agreed to stop (status "interrupted (...)"), or a stop signal reached the
+#            job and the run died of it before its handlers were up (nothing finished is lost)
+#   fail     bad input (RC 2), a crash, or no run file without a stop signal
+hpcbelt_outcome() {
+    local rc=$1 out=$2 line st=0
+    if [ "$rc" -eq 2 ]; then echo fail; return 0; fi
+    line=$(hpcbelt status "$out" 2>&1) || st=$?
+    echo "hpcbelt job: launcher exit $rc; hpcbelt status: $line (exit $st)" >&2
+    if [ "$st" -eq 0 ]; then
+        echo done
+    elif [ "$st" -eq 75 ] && { [ "$rc" -eq 75 ] || [ -n "$HPCBELT_STOP" ] || [[ "$line" == *": interrupted ("* ]]; }; then
+        echo requeue
+    elif [ -n "$HPCBELT_STOP" ] && { [ "$st" -eq 75 ] || [ "$st" -eq 2 ]; }; then
+        echo requeue
+    else
+        echo fail
+    fi
+}
 
 hpcbelt_resumable_run() {
     local launcher=$1 study=$2 out=$3
@@ -36,10 +62,16 @@ hpcbelt_resumable_run() {
     while kill -0 "$pid" 2>/dev/null; do wait "$pid"; rc=$?; done
     set -e
     HPCBELT_PID=""
-    # 75: the run checkpointed and stopped.  A run killed by the very signal we forwarded (it
-    # came before the run had installed its handlers, e.g. right at a restart) wrote nothing
-    # inconsistent either: finished members are flagged in the file.  Both resume after a requeue.
-    if [ "$rc" -eq 75 ] || { [ -n "$HPCBELT_STOP" ] && [ "$rc" -gt 128 ]; }; then
+    # The run file decides (hpcbelt_outcome).  A run that checkpointed says "interrupted"; a run
+    # killed by the very signal we forwarded (it came before the run had installed its handlers,
+    # e.g. right at a restart) wrote nothing inconsistent either: finished members are flagged
+    # in the file, or there is no file yet.  Both resume after a requeue.
+    local outcome
+    outcome=$(hpcbelt_outcome "$rc" "$out")
+    if [ "$outcome" = done ]; then
+        return 0
+    fi
+    if [ "$outcome" = requeue ]; then
         if [ "${SLURM_RESTART_COUNT:-0}" -lt "${HPCBELT_MAX_REQUEUES:-20}" ]; then
             local id=${SLURM_JOB_ID}
             [ -n "${SLURM_ARRAY_JOB_ID:-}" ] && id="${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"
@@ -48,6 +80,8 @@ hpcbelt_resumable_run() {
             sleep 300   # the requeue ends this job; never reached in practice
         fi
         echo "hpcbelt job: interrupted and requeue limit reached; resume by resubmitting" >&2
+        [ "$rc" -ne 0 ] || rc=75
     fi
+    [ "$rc" -ne 0 ] || rc=1     # launcher said 0 but the file is not complete
     return "$rc"
 }

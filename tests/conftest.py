@@ -71,6 +71,14 @@ MODULE_TIERS = {
     "radial/test_radial.py": "accuracy",
     "slurm/test_slurm_jobs.py": "slurm",
     "studies/test_third_kind.py": "e2e",
+    "reliability/test_single_writer.py": "e2e",
+    "reliability/test_input_as_output.py": "e2e",
+    "reliability/test_changed_input.py": "e2e",
+    "reliability/test_full_disk.py": "e2e",
+    "reliability/test_absurd_inputs.py": "e2e",
+    "reliability/test_other_commands.py": "e2e",
+    "reliability/test_corruption.py": "e2e",
+    "reliability/test_exit_codes.py": "e2e",
 }
 
 

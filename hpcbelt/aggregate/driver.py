@@ -20,8 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import studies
-from ..output import file_identity, file_kind
+from .. import guard, studies
+from ..output import file_identity, file_kind, open_h5, read_root_attrs
 from ..errors import InputError
 from ..parallel import root_decides
 from . import files
@@ -39,19 +39,62 @@ def _stat(path):
     return st.st_size, st.st_mtime_ns
 
 
+def _refuse_if_being_written(run_path: Path) -> None:
+    """A run file whose single-writer lock (:class:`hpcbelt.guard.RunLock`) is held by a live
+    ``hpcbelt run`` is still being written: refused (a stale lock of a killed run is not)."""
+    holder = guard.live_lock(run_path)
+    if holder is not None:
+        raise InputError(f"{run_path}: the run file is being written ({guard.holder_text(holder)}); "
+                         "aggregate it when that run has ended")
+
+
+def _recorded_inputs(run_path: Path) -> dict:
+    """{what: path} of the inputs the run recorded (study file, database, initial-condition
+    file; older files: the study file only)."""
+    import json
+
+    inputs = {}
+    with open_h5(run_path) as h5:
+        try:
+            root = read_root_attrs(h5, (guard.INPUT_PATHS, "study_file"), str(run_path))
+        except (OSError, RuntimeError, ValueError, KeyError):
+            root = {}
+    try:
+        recorded = json.loads(root.get(guard.INPUT_PATHS, "{}"))
+    except (TypeError, ValueError):
+        recorded = {}
+    if not isinstance(recorded, dict) or not recorded:
+        recorded = {"study file": root["study_file"]} if root.get("study_file") else {}
+    inputs.update({str(k): Path(v) for k, v in recorded.items() if isinstance(v, str) and v})
+    return inputs
+
+
 def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite) -> Outputs:
+    """Check what the aggregation will write: never a file the run read or wrote, nor a
+    run file still being written."""
+    _refuse_if_being_written(run_path)
+    inputs = _recorded_inputs(run_path)      # the run file itself is checked on its own below
     out = Path(output_path) if output_path else files.summary_path_for(run_path)
+    if guard.same_file(out, run_path):                 # also through a hard link
+        raise InputError(f"output {out}: is the run file itself; choose another name")
+    guard.refuse_inputs_as_output(out, inputs, flag="output")
     files.check_summary_output(out, run_path, overwrite)
     rep = Path(report) if report else out.with_suffix(".md")
-    if rep.resolve() in (run_path.resolve(), out.resolve()):
+    if guard.same_file(rep, run_path) or guard.same_file(rep, out):
         raise InputError(f"--report {rep}: must differ from the run file and the summary")
+    guard.refuse_inputs_as_output(rep, inputs, flag="--report")
     if rep.is_dir() or not rep.resolve().parent.is_dir():
         raise InputError(f"--report {rep}: not a file in an existing directory")
     figs = None
     if figures_dir is not None:
         figs = Path(figures_dir)
+        guard.refuse_inputs_as_output(figs, {"run file": run_path, **inputs}, flag="--figures")
         if figs.exists() and not figs.is_dir():
             raise InputError(f"--figures {figs}: exists and is not a directory")
+        for what, path in {"run file": run_path, **inputs}.items():   # figures: FIGS/<name>.png
+            if path.suffix == ".png" and figs.is_dir() and guard.same_file(path.parent, figs):
+                raise InputError(f"--figures {figs}: holds the {what} {path}, which a figure could "
+                                 "replace; choose another directory")
     return Outputs(out, rep, figs)
 
 
@@ -136,6 +179,7 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
 
 
 def _check_unchanged(run_path: Path, stat0) -> None:
+    _refuse_if_being_written(run_path)       # a run started on it while we were reading
     if _stat(run_path) != stat0:
         raise InputError(f"{run_path}: the run file changed while it was being aggregated "
                          f"(is the run still writing?); try again when it is finished")

@@ -7,9 +7,11 @@ common header (:func:`summary_header`): what it is, who made it, from which run 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..output import attr_str, check_output_path, git_commit, now_iso
+from ..output import WriteFailed, attr_str, check_output_path, git_commit, io_reason, now_iso
 
 SUMMARY_KIND = "aggregate_summary"
 SUMMARY_LAYOUT_VERSION = 1
@@ -103,26 +105,72 @@ def check_summary_output(out: Path, run_path: str | Path, overwrite: bool) -> Pa
                              exists="exists and is not an hpcbelt summary")
 
 
+# errno values that mean "this place cannot be written at all" (a bad --figures, exit 2), as
+# opposed to a file system failing while writing (full disk, I/O error: WriteFailed, exit 74)
+_NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.EEXIST, errno.ENOENT}
+
+
+def write_error(exc: OSError, path, flag: str | None = None) -> InputError:
+    """The one-line error for an OSError met writing ``path``: InputError naming ``flag`` when
+    the place cannot be written, :class:`hpcbelt.output.WriteFailed` when writing failed."""
+    where = f"{flag} {path}" if flag else f"output {path}"
+    if getattr(exc, "errno", None) in _NOT_WRITABLE:
+        return InputError(f"{where}: cannot write there: {io_reason(exc)}")
+    return WriteFailed(f"{where}: writing failed: {io_reason(exc)}")
+
+
+def check_figures_dir(figs: Path) -> Path:
+    """Refuse a --figures directory that exists as something else, cannot be created, or cannot
+    be written (read-only file system, no permission): rank 0, before any work."""
+    figs = Path(figs)
+    if figs.exists() and not figs.is_dir():
+        raise InputError(f"--figures {figs}: exists and is not a directory")
+    parent = next((p for p in (figs, *figs.absolute().parents) if p.exists()), None)
+    if parent is None or not parent.is_dir():
+        raise InputError(f"--figures {figs}: cannot be created ({parent} is not a directory)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--figures {figs}: {parent} is not writable")
+    try:                                   # root passes os.access on read-only permissions: try it
+        probe = figs if figs.is_dir() else parent
+        fd, name = tempfile.mkstemp(prefix=".hpcbelt-probe-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise write_error(exc, figs, "--figures") from None
+    return figs
+
+
 def make_figures(summary_path, outdir, figures: dict) -> dict:
     """Draw ``figures`` (name -> ``plot(h5) -> (figure, data)``) from a summary into ``outdir``.
 
     Returns name -> PNG path.  Each PNG is written under a temporary name and renamed, so a
-    reader never sees a half-written file; every figure is closed after saving.
+    reader never sees a half-written file; every figure is closed after saving.  A directory
+    that cannot be written is an InputError naming ``--figures``; a write that fails (full
+    disk) is :class:`hpcbelt.output.WriteFailed`; neither leaves a temporary PNG behind.
     """
     import h5py
     import matplotlib.pyplot as plt
 
     out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, out, "--figures") from None
     paths = {}
     with h5py.File(summary_path, "r") as h5:
         for name, fn in figures.items():
             fig, _ = fn(h5)
             path = out / f"{name}.png"
             tmp = out / f".{name}.png.tmp-{os.getpid()}"
-            fig.savefig(tmp, dpi=110, format="png")
-            plt.close(fig)
-            os.replace(tmp, path)
+            try:
+                fig.savefig(tmp, dpi=110, format="png")
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise write_error(exc, path, "--figures") from None
+            finally:
+                plt.close(fig)
+                if tmp.exists():
+                    tmp.unlink()
             paths[name] = path
     return paths
 

@@ -101,6 +101,7 @@ class _Pde:
                                        boundary_values=edges.values, theta=study.radial.theta)
             self.Fr = study.F0.mean(axis=1).copy()
         self.probe_series = np.full((len(self.pw), study.out_t.size), np.nan)
+        self.digest = rfl.PdeDigest()          # the checksum of what is written, frame by frame
         self.next = 0
 
     def frames(self, k0: int, k1: int) -> None:
@@ -113,19 +114,24 @@ class _Pde:
                 if rad is not None:
                     rad.advance(self.Fr, study.output_every_s, study.radial.dt_s)
             F = solver.fixed_frame()
+            number, lost_lo, lost_hi = solver.number(), solver.lost_lo, solver.lost_hi
             put(rfl.PDE_F, (k, slice(None), slice(None)), F)
-            put(rfl.PDE_NUMBER, k, solver.number())
-            put(rfl.PDE_LOST_MIN, k, solver.lost_lo)
-            put(rfl.PDE_LOST_MAX, k, solver.lost_hi)
+            put(rfl.PDE_NUMBER, k, number)
+            put(rfl.PDE_LOST_MIN, k, lost_lo)
+            put(rfl.PDE_LOST_MAX, k, lost_hi)
             self.probe_series[:, k] = [np.sum(w * F) / np.sum(w) for w in self.pw]
+            radial = None
             if rad is not None:
-                put(rfl.RADIAL_F, (k, slice(None)), self.Fr)
-                put(rfl.RADIAL_LOST_MIN, k, rad.lost_lo)
-                put(rfl.RADIAL_LOST_MAX, k, rad.lost_hi)
+                radial = (self.Fr.copy(), rad.lost_lo, rad.lost_hi)
+                put(rfl.RADIAL_F, (k, slice(None)), radial[0])
+                put(rfl.RADIAL_LOST_MIN, k, radial[1])
+                put(rfl.RADIAL_LOST_MAX, k, radial[2])
+            self.digest.frame(F, number, lost_lo, lost_hi, radial)
         self.next = k1
 
     def finish(self) -> str:
-        """Write the probe series and the budget, then mark the PDE done; returns the budget (JSON)."""
+        """Write the probe series, the budget and the checksum, then mark the PDE done; returns
+        the budget (JSON)."""
         assert self.next == self.study.out_t.size
         self.put(rfl.PDE_PROBE_F, (slice(None), slice(None)), self.probe_series)
         b = self.solver.budget()
@@ -133,19 +139,24 @@ class _Pde:
         b["explicit_substeps"] = self.solver.substeps
         text = json.dumps(b, sort_keys=True)
         self.put(rfl.PDE_BUDGET, (), np.bytes_(text.encode()))
+        self.put(rfl.PDE_CHECKSUM, slice(None), self.digest.finish(self.probe_series, text.encode()))
         self.put(rfl.PDE_DONE, (), 1)
         return text
 
 
 def _run_perm(exp: ParticleExperiment, p: int, base, put) -> None:
     res = run_permutation(exp, p, base)
+    order = sequences.permutation_indices(exp.seed, p, base.size).astype(np.int32)
     put(rfl.PART_F, (p, slice(None), slice(None), slice(None)), res["F"])
     put(rfl.PART_PROBE_F, (p, slice(None), slice(None)), res["probe_F"])
     put(rfl.PART_NUMBER, (p, slice(None)), res["number_in_grid"])
-    put(rfl.PART_PERMUTATION, (p, slice(None)),
-        sequences.permutation_indices(exp.seed, p, base.size).astype(np.int32))
+    put(rfl.PART_PERMUTATION, (p, slice(None)), order)
+    positions = None
     if exp.keep_positions:
-        put(rfl.PART_POSITIONS, (p, slice(None), slice(None), slice(None)), res["positions"])
+        positions = res["positions"]
+        put(rfl.PART_POSITIONS, (p, slice(None), slice(None), slice(None)), positions)
+    # the checksum of exactly what was put, then (last) the done flag
+    put(rfl.PART_CHECKSUM, (p, slice(None)), rfl.perm_digest(res["F"], res["probe_F"], res["number_in_grid"], order, positions))
     put(rfl.PART_DONE, p, 1)
 
 
@@ -153,7 +164,8 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     """Run every unfinished work item and write ``out_path`` (all ranks call this).
 
     ``done`` (from :func:`hpcbelt.drift.runfile.restart_state`) continues an earlier run in
-    place: finished permutations are kept, the PDE is recomputed unless done; the datasets end
+    place: finished permutations are kept, the PDE is recomputed unless done (a finished item
+    whose checksum no longer matches counts as not done); the datasets end
     up bitwise identical to an uninterrupted run.  Raises RunInterrupted after leaving the file
     consistent if a stop signal arrives.
     """

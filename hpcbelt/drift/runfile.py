@@ -1,6 +1,6 @@
 """The run file of a drift-diffusion study: dataset names, layout writer, restart check, reader.
 
-Layout version 2 (dataset names are a contract with users, job templates and the aggregation):
+Layout version 3 (dataset names are a contract with users, job templates and the aggregation):
 
     /time_s                         (n_time,)                  s, dimension scale (PDE and radial outputs)
     /probe/name, L_lo, L_hi, mlt_lo_h, mlt_hi_h  (n_probe,)    the probe boxes
@@ -14,6 +14,7 @@ Layout version 2 (dataset names are a contract with users, job templates and the
     /pde/probe_F                    (probe, time)              measure-weighted average of F over each probe box
     /pde/budget_json                ()  S1024                  the particle budget of the PDE (JSON; also the root
                                                                attribute pde_budget_json)
+    /pde/checksum                   (32,) u1                   sha256 of what the PDE wrote (layout 3; PdeDigest)
     /pde/done                       ()  u1                     1 once pde/* and radial/* are completely written
     /radial/F                       (time, L)                  radial solver (if [radial] enabled)
     /radial/D_LL_per_s              (L,)                       D_LL used, at the cell centres
@@ -26,6 +27,7 @@ Layout version 2 (dataset names are a contract with users, job templates and the
     /particles/number_in_grid       (perm, time)               sum F dmu inside the binning grid
     /particles/w_base_V_per_m       (n_updates,)               the original sequence of w
     /particles/permutation          (perm, n_updates) i4       index order of each permutation
+    /particles/perm_checksum        (perm, 32) u1              sha256 of what the permutation wrote (layout 3)
     /particles/perm_done            (perm,) u1                 1 once the permutation is written
     /particles/positions            (perm, N, time, 2) f4      X, Y [R_E] (only with keep_positions)
 
@@ -35,8 +37,10 @@ Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K
 Everything written during the run is preallocated (early allocation, contiguous) and the whole
 layout is on disk before anything is computed, so a run killed at any moment leaves a readable
 file in which what is marked done (``pde/done``, ``particles/perm_done``) is complete.
-Layout 1 (before restarts) had no ``pde/done`` and no ``pde/budget_json``; the reader still
-takes it.
+Layout 1 (before restarts) had no ``pde/done`` and no ``pde/budget_json``, layout 2 no checksums;
+the reader still takes both (:func:`verify` reports them "not checksummed").  A checksum is
+written after its item's data and before its done flag; the restart check and :func:`verify`
+recompute it from what they read back.
 
 This module is the one place in hpcbelt that spells these names: the driver writes through
 the constants below, the aggregation (:mod:`hpcbelt.aggregate.lejosne2023`) reads through
@@ -47,14 +51,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sys
+
 import numpy as np
 
-from .. import output
+from .. import integrity, output
 from ..errors import InputError
 
 KIND = "drift_diffusion"
-LAYOUT_VERSION = 2          # 2: preallocated datasets, pde/done, pde/budget_json (restartable)
-READABLE_LAYOUTS = (1, 2)   # what the reader takes
+LAYOUT_VERSION = 3          # 2: preallocated datasets, pde/done, pde/budget_json (restartable); 3: checksums
+READABLE_LAYOUTS = (1, 2, 3)   # what the reader takes
 
 F_UNITS = "1"
 F_DOC = ("distribution function F (phase-space density of the canonical coordinates; the number of "
@@ -78,6 +84,7 @@ PDE_LOST_MAX = "pde/lost_L_max"
 PDE_PROBE_F = "pde/probe_F"
 PDE_BUDGET = "pde/budget_json"
 PDE_DONE = "pde/done"
+PDE_CHECKSUM = "pde/checksum"
 
 RADIAL = "radial"
 RADIAL_F = "radial/F"
@@ -96,6 +103,7 @@ PART_NUMBER = "particles/number_in_grid"
 PART_W_BASE = "particles/w_base_V_per_m"
 PART_PERMUTATION = "particles/permutation"
 PART_DONE = "particles/perm_done"
+PART_CHECKSUM = "particles/perm_checksum"
 PART_POSITIONS = "particles/positions"
 
 BUDGET_ATTR = "pde_budget_json"
@@ -147,6 +155,9 @@ def layout(study, exp=None):
         F.dims[2].attach_scale(h5[PDE_MLT])
         output.units(alloc(h5, PDE_BUDGET, (), "S1024", b""), "1",
                      "particle budget of the PDE (JSON, as the root attribute pde_budget_json); empty until done")
+        output.units(alloc(h5, PDE_CHECKSUM, (integrity.CHECKSUM_SIZE,), integrity.CHECKSUM_DTYPE, integrity.UNSET),
+                     "1", "sha256 (32 bytes) of the PDE's output, frame by frame, then probe_F and budget_json "
+                     "(hpcbelt/drift/runfile.py: PdeDigest); zeros until the PDE is done")
         output.units(alloc(h5, PDE_DONE, (), "u1", 0), "1",
                      "1 once pde/* and radial/* are completely written (they are recomputed on restart otherwise)")
         if study.radial_on:
@@ -183,6 +194,10 @@ def layout(study, exp=None):
                          "the original Gaussian sequence of w, one value per update_s")
             output.units(alloc(h5, PART_PERMUTATION, (P, s["n_updates"]), "i4", -1),
                          "1", "indices into w_base_V_per_m used by each permutation, in time order")
+            ck = alloc(h5, PART_CHECKSUM, (P, integrity.CHECKSUM_SIZE), integrity.CHECKSUM_DTYPE, integrity.UNSET)
+            output.units(ck, "1", "sha256 (32 bytes) of the permutation's F, probe_F, number_in_grid, permutation "
+                         "(and positions), little-endian in their dataset dtypes; zeros until written")
+            ck.dims[0].attach_scale(h5[PART_PERM])
             done = alloc(h5, PART_DONE, (P,), "u1", 0)
             output.units(done, "1", "1 once the permutation is completely written")
             done.dims[0].attach_scale(h5[PART_PERM])
@@ -191,6 +206,88 @@ def layout(study, exp=None):
                 output.units(pos, "R_E", "X = L cos(phi), Y = L sin(phi) (X towards midnight); NaN once escaped")
 
     return make
+
+
+# ------------------------------------------------------------------------------------------
+# Checksums (layout 3): what the driver digests as it writes, the readers recompute
+# ------------------------------------------------------------------------------------------
+
+class PdeDigest:
+    """The PDE's checksum, built frame by frame in output order as the driver writes them:
+    for each frame F, number, lost_L_min, lost_L_max (and, with the radial solver, radial F,
+    lost_L_min, lost_L_max), all float64; then probe_F (float64) and budget_json (S1024)."""
+
+    def __init__(self):
+        self._d = integrity.Digest()
+
+    def frame(self, F, number, lost_min, lost_max, radial=None) -> None:
+        for a in (F, number, lost_min, lost_max, *(radial or ())):
+            self._d.add(a, "f8")
+
+    def finish(self, probe_F, budget: bytes) -> np.ndarray:
+        self._d.add(probe_F, "f8").add(np.bytes_(budget), "S1024")
+        return self._d.value()
+
+
+def perm_digest(F, probe_F, number, permutation, positions=None) -> np.ndarray:
+    """The checksum of one permutation: its arrays in the dtypes of their datasets."""
+    pairs = [(F, "f4"), (probe_F, "f8"), (number, "f8"), (permutation, "i4")]
+    if positions is not None:
+        pairs.append((positions, "f4"))
+    return integrity.digest(pairs)
+
+
+def _checksum_problem(stored, computed) -> str | None:
+    if not integrity.stored(stored):
+        return "marked finished but has no checksum"
+    if not integrity.matches(stored, computed()):
+        return "data does not match its checksum (changed after it was written)"
+    return None
+
+
+def pde_file_digest(h5) -> np.ndarray:
+    """The PDE's checksum recomputed from the datasets in the file (:class:`PdeDigest` order)."""
+    d = PdeDigest()
+    F = h5[PDE_F]
+    series = [h5[n][()] for n in (PDE_NUMBER, PDE_LOST_MIN, PDE_LOST_MAX)]
+    rad = [h5[n][()] for n in (RADIAL_F, RADIAL_LOST_MIN, RADIAL_LOST_MAX)] if RADIAL in h5 else None
+    for k in range(F.shape[0]):
+        d.frame(F[k], series[0][k], series[1][k], series[2][k], None if rad is None else [r[k] for r in rad])
+    return d.finish(h5[PDE_PROBE_F][()], h5[PDE_BUDGET][()])
+
+
+def pde_problem(h5) -> str | None:
+    """What is wrong with a finished PDE (pde/done = 1), or None: its checksum (layout 3) and
+    that F (>= 0), the probe series and the radial solution are finite."""
+    found = []
+    if PDE_CHECKSUM in h5:
+        why = _checksum_problem(h5[PDE_CHECKSUM][()], lambda: pde_file_digest(h5))
+        if why:
+            found.append(why)
+    F = h5[PDE_F]
+    value = None
+    for k in range(F.shape[0]):
+        value = value or integrity.value_problem(F[k], f"{PDE_F} (time {k})", non_negative=True)
+    found += [p for p in (value, integrity.value_problem(h5[PDE_PROBE_F][()], PDE_PROBE_F, False),
+                          RADIAL in h5 and integrity.value_problem(h5[RADIAL_F][()], RADIAL_F, False)) if p]
+    return "; ".join(found) or None
+
+
+def perm_problem(h5, p: int) -> str | None:
+    """What is wrong with finished permutation ``p``, or None: its checksum (layout 3) and that
+    its F (a count of particles) is finite and >= 0 and its series finite."""
+    arrays = [h5[n][p] for n in (PART_F, PART_PROBE_F, PART_NUMBER)]
+    found = []
+    if PART_CHECKSUM in h5:
+        pos = h5[PART_POSITIONS][p] if PART_POSITIONS in h5 else None
+        why = _checksum_problem(h5[PART_CHECKSUM][p],
+                                lambda: perm_digest(*arrays, h5[PART_PERMUTATION][p], positions=pos))
+        if why:
+            found.append(why)
+    found += [q for q in (integrity.value_problem(arrays[0], PART_F, True),
+                          integrity.value_problem(arrays[1], PART_PROBE_F, False),
+                          integrity.value_problem(arrays[2], PART_NUMBER, False)) if q]
+    return "; ".join(found) or None
 
 
 def read_budget(h5) -> str:
@@ -206,17 +303,56 @@ def restart_state(study, path) -> dict:
     version or file layout, or by a study whose validated configuration differs in any key
     (the checks shared with every study kind: :func:`hpcbelt.output.restart_file`).
     """
-    with output.restart_file(path, KIND, "drift-diffusion", LAYOUT_VERSION, study.doc) as fh:
+    with output.restart_file(path, KIND, "drift-diffusion", LAYOUT_VERSION, study.doc,
+                             inputs=study.input_files()) as fh:
         try:
             done = {"pde": np.array([fh[PDE_DONE][()]], bool)}
             if study.particles_on:
                 done["particles"] = np.asarray(fh[PART_DONE][()], bool)
-        except KeyError as exc:
+            # a finished item whose data changed since it was written is computed again
+            # (deterministic: the same values an undamaged file holds), one line per item
+            if done["pde"][0]:
+                _redo_if_damaged(path, done["pde"], 0, "PDE", pde_problem(fh))
+            for p in np.flatnonzero(done.get("particles", np.zeros(0, bool))):
+                _redo_if_damaged(path, done["particles"], p, f"permutation {int(p)}", perm_problem(fh, int(p)))
+        except (KeyError, OSError, RuntimeError) as exc:
             raise InputError(f"restart file {path}: damaged run file ({exc})") from None
     P = study.particles.permutations
     if study.particles_on and done["particles"].shape != (P,):
         raise InputError(f"restart file {path}: {PART_DONE} has shape {done['particles'].shape}, expected ({P},)")
     return done
+
+
+def _redo_if_damaged(path, flags, i, what: str, why: str | None) -> None:
+    if why is not None:
+        flags[i] = False
+        print(f"hpcbelt: warning: {path}: {what}: {why}; computing it again", file=sys.stderr, flush=True)
+
+
+def verify(path) -> integrity.Report:
+    """Check a whole drift-diffusion run file: layout, done flags 0/1, the PDE when done and
+    every finished permutation (:func:`pde_problem`, :func:`perm_problem`).  InputError when it
+    is not a readable drift-diffusion run file."""
+    run = inspect(path)
+    rep = integrity.Report(str(path), KIND, int(run.root.get("layout_version", -1)))
+    if rep.layout_version < 3:
+        rep.notes.append(f"{path}: layout {rep.layout_version}: not checksummed; only the values of finished "
+                         f"items were checked (finite, F >= 0)")
+    with output.open_h5(path) as h5:
+        checks = []
+        if run.pde_done:
+            checks.append(("PDE", lambda: pde_problem(h5)))
+        if run.particles is not None:
+            checks += [(f"permutation {int(p)}", lambda p=int(p): perm_problem(h5, p)) for p in run.particles["done"]]
+        for what, check in checks:
+            rep.checked += 1
+            try:
+                why = check()
+            except (OSError, RuntimeError, ValueError, KeyError) as exc:
+                why = f"unreadable ({exc})"
+            if why is not None:
+                rep.problems.append(f"{path}: {what}: {why}")
+    return rep
 
 
 # ------------------------------------------------------------------------------------------

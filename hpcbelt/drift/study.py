@@ -230,6 +230,16 @@ class Study:
     def duration_s(self) -> float:
         return self.time.duration_s
 
+    def input_files(self) -> dict[str, Path]:
+        """The files this study reads, {what: path} (the study contract): the study file and,
+        with ``initial.kind = "file"``, the initial-condition file.  A run never writes over
+        them, and a restart checks they are unchanged."""
+        files = {"study file": Path(self.path)}
+        ini = self.doc["initial"]
+        if ini["kind"] == "file" and ini.get("path"):
+            files["initial-condition file"] = (Path(self.path).parent / ini["path"]).resolve()
+        return files
+
     @property
     def output_every_s(self) -> float:
         return self.time.output_every_s

@@ -110,6 +110,9 @@ def cmd_build(args) -> int:
     argv = list(getattr(args, "_argv", []) or [])
 
     def prepare():
+        from ..guard import refuse_inputs_as_output
+
+        refuse_inputs_as_output(out, {"--config file": args.config, "pairs file": args.pairs}, "-o")
         doc = load_settings(args)
         cfg = DxxConfig.from_doc(doc)
         if out.exists() and not args.overwrite:
@@ -174,10 +177,15 @@ def cmd_build(args) -> int:
         f"Bounce-averaged hiss pitch-angle diffusion coefficients <D_aa>/p^2 at L = {cfg.L:g}, "
         f"E = {cfg.energy_MeV:g} MeV, {cfg.wave_model.replace('_', '-')} waves, one profile "
         f"per observation ({source['kind']}).")
-    daa_database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
-                   daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
-                   B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
-                   wave_model=cfg.wave_model, description=desc, provenance=provenance)
+    try:
+        daa_database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
+                           daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
+                           B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
+                           wave_model=cfg.wave_model, description=desc, provenance=provenance)
+    except OSError as exc:            # rank 0 alone writes, after every collective: exit 74, no hang
+        from ..output import WriteFailed, io_reason
+
+        raise WriteFailed(f"output {out}: writing failed: {io_reason(exc)}") from None
     if not args.quiet:
         rate = res.n_items / max(res.seconds, 1e-9) / comm.Get_size()
         print(f"hpcbelt dxx: wrote {out}: {res.daa.shape[0]} profiles x {res.daa.shape[1]} "

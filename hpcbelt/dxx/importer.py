@@ -23,6 +23,7 @@ are given, computed from their arithmetic means with the calculator (``--wave-mo
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,9 +39,15 @@ def _parse_alpha(text: str, where: str) -> np.ndarray:
     try:
         if ":" in text:
             a, b, s = (float(v) for v in text.split(":"))
+            if not all(np.isfinite((a, b, s))) or s <= 0 or b < a or (b - a) / s > 1e6:
+                raise InputError(f"{where}: --alpha {text!r}: expected finite start <= stop and a step "
+                                 "> 0 (at most 1e6 angles)")
             n = int(round((b - a) / s)) + 1
             return a + s * np.arange(n)
-        return np.array([float(v) for v in text.split(",")])
+        values = np.array([float(v) for v in text.split(",")])
+        if not np.all(np.isfinite(values)):
+            raise InputError(f"{where}: --alpha {text!r}: expected finite numbers")
+        return values
     except ValueError:
         raise InputError(f"{where}: --alpha {text!r}: expected start:stop:step or a comma "
                          "list of numbers") from None
@@ -49,24 +56,32 @@ def _parse_alpha(text: str, where: str) -> np.ndarray:
 def _read_csv(path: Path, alpha_text: str | None):
     rows = []
     alpha = None
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            s = line.split("#", 1)[0].strip()
-            if not s:
-                continue
-            fields = [f.strip() for f in s.split(",")]
-            if alpha is None and alpha_text is None and not rows:
-                try:
-                    alpha = np.array([float(f) for f in fields])
-                except ValueError:
-                    raise InputError(f"{path}: line {lineno}: header must be the pitch angles "
-                                     "(numbers), or give --alpha") from None
-                continue
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}: a binary or Latin-1 file?); "
+                         "expected a CSV of numbers") from None
+    if "\0" in text:
+        raise InputError(f"{path}: contains NUL bytes (a binary file?); expected a CSV of numbers")
+    for lineno, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        s = line.split("#", 1)[0].strip()
+        if not s:
+            continue
+        fields = [f.strip() for f in s.split(",")]
+        if alpha is None and alpha_text is None and not rows:
             try:
-                rows.append([float(f) for f in fields])
+                alpha = np.array([float(f) for f in fields])
             except ValueError:
-                bad = next(f for f in fields if not _isfloat(f))
-                raise InputError(f"{path}: line {lineno}: {bad!r} is not a number") from None
+                raise InputError(f"{path}: line {lineno}: header must be the pitch angles "
+                                 "(numbers), or give --alpha") from None
+            continue
+        try:
+            rows.append([float(f) for f in fields])
+        except ValueError:
+            bad = next(f for f in fields if not _isfloat(f))
+            raise InputError(f"{path}: line {lineno}: {bad!r} is not a number") from None
     if alpha_text is not None:
         alpha = _parse_alpha(alpha_text, str(path))
     if not rows:
@@ -179,13 +194,42 @@ def import_profiles(args):
 
 
 def cmd_import(args) -> int:
+    """All ranks: rank 0 alone checks, converts and writes; the others get its verdict (one
+    writer under mpirun, the same error on every rank)."""
+    from ..parallel import abort_on_exception, root_decides, world
+
+    comm = world()
+    abort_on_exception(comm)
+    root_decides(comm, lambda: _import(args))
+    return 0
+
+
+def _check_import_args(args, out: Path) -> None:
+    from ..guard import refuse_inputs_as_output
+
+    for flag, v, lo, hi in (("--L", args.L, 1.0, 100.0), ("--energy-MeV", args.energy_MeV, 1e-6, 1e4)):
+        if not (np.isfinite(v) and lo <= v <= hi):
+            raise InputError(f"{flag} {v:g}: expected a finite number in [{lo:g}, {hi:g}]")
+    if not Path(args.input).is_file():
+        raise InputError(f"{args.input}: input file not found")
+    refuse_inputs_as_output(out, {"imported file": args.input, "--config file": args.config}, "-o")
+    if out.is_dir():
+        raise InputError(f"output {out}: is a directory; expected a file name")
+    if out.exists() and not args.overwrite:
+        raise InputError(f"output {out}: exists (use --overwrite to replace it)")
+    if not out.resolve().parent.is_dir():
+        raise InputError(f"output {out}: directory {out.resolve().parent} does not exist")
+    if not os.access(out.resolve().parent, os.W_OK):
+        raise InputError(f"output {out}: directory {out.resolve().parent} is not writable")
+
+
+def _import(args) -> None:
     import hashlib
 
     from .. import __version__
 
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        raise InputError(f"output {out}: exists (use --overwrite to replace it)")
+    _check_import_args(args, out)
     alpha, daa, mean_inputs, extra, notes, kind = import_profiles(args)
     X = extra.get("x")
     Y = extra.get("y")
@@ -218,6 +262,16 @@ def cmd_import(args) -> int:
                              "daa_units": args.daa_units, "alpha_units": args.alpha_units},
                   "notes": notes, "hpcbelt_version": __version__}
     nanv = np.full(n, np.nan)
+    try:
+        _write(out, alpha, daa, mean_inputs, X, Y, B, nanv, args, provenance)
+    except OSError as exc:
+        from ..output import WriteFailed, io_reason
+
+        raise WriteFailed(f"output {out}: writing failed: {io_reason(exc)}") from None
+    print(f"hpcbelt dxx: wrote {out}: {n} profiles x {alpha.size} angles", file=sys.stderr)
+
+
+def _write(out, alpha, daa, mean_inputs, X, Y, B, nanv, args, provenance) -> None:
     daa_database.write(out, alpha_deg=alpha, daa=daa,
                        daa_of_mean_inputs=mean_inputs, X=nanv if X is None else X.ravel(),
                        Y=nanv if Y is None else Y.ravel(),
@@ -225,8 +279,6 @@ def cmd_import(args) -> int:
                        energy_MeV=args.energy_MeV, wave_model=args.wave_model_label,
                        description=args.description or f"Imported from {Path(args.input).name}",
                        provenance=provenance)
-    print(f"hpcbelt dxx: wrote {out}: {n} profiles x {alpha.size} angles", file=sys.stderr)
-    return 0
 
 
 def add_parser(sub) -> None:

@@ -93,6 +93,11 @@ def interpolate_table(grid: TableGrid, table: np.ndarray, X: np.ndarray,
 # pairs from CSV
 # --------------------------------------------------------------------------------------
 
+MAX_X = 1e3          # omega_pe / Omega_e at the equator (observed: 1 to ~30)
+MAX_Y = 1e3          # nT^2/Hz at the reference frequency (observed hiss: below 1e-2)
+MAX_B = 1e6          # nT (the dipole field at the equator of L = 1 is 31,000 nT)
+
+
 def read_pairs_csv(path: str | Path, default_B_eq_nT: float):
     """Read ``X, Y[, B_eq_nT]`` columns; every bad row is reported (row numbers from 1 for the
     first data row, i.e. file line - 1), and nothing is returned if any is bad.
@@ -120,9 +125,11 @@ def read_pairs_csv(path: str | Path, default_B_eq_nT: float):
     ix, iy = header.index("X"), header.index("Y")
     ib = header.index("B_eq_nT") if "B_eq_nT" in header else None
     X, Y, B, problems = [], [], [], []
-    rules = (("X", "finite X > 1", lambda v: math.isfinite(v) and v > 1.0),
-             ("Y", "finite Y >= 0 nT^2/Hz", lambda v: math.isfinite(v) and v >= 0.0),
-             ("B_eq_nT", "finite B_eq_nT > 0", lambda v: math.isfinite(v) and v > 0.0))
+    # the upper bounds keep the resonance and bounce integrals in floating-point range (an X
+    # of 1e300 overflows the resonance condition, a Y of 1e300 gives an infinite D)
+    rules = (("X", f"finite 1 < X <= {MAX_X:g}", lambda v: math.isfinite(v) and 1.0 < v <= MAX_X),
+             ("Y", f"finite 0 <= Y <= {MAX_Y:g} nT^2/Hz", lambda v: math.isfinite(v) and 0.0 <= v <= MAX_Y),
+             ("B_eq_nT", f"finite 0 < B_eq_nT <= {MAX_B:g}", lambda v: math.isfinite(v) and 0.0 < v <= MAX_B))
     for k, r in enumerate(rows[1:], start=1):
         vals = []
         for (name, expect, ok), i in zip(rules, (ix, iy, ib)):

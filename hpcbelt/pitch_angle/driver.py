@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .. import output, parallel
 from . import runfile
-from .runfile import DAA_INTEGRAL, F, MEMBER_DONE, PROFILE_INDEX, dataset_path
+from .runfile import DAA_INTEGRAL, F, MEMBER_CHECKSUM, MEMBER_DONE, PROFILE_INDEX, dataset_path
 from .solver import PropagatorBank, member_intervals, run_member
 from .study import Study
 
@@ -20,7 +20,8 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     """Integrate every unfinished member and write ``out_path`` (all ranks call this).
 
     ``done`` (from :func:`.runfile.restart_state`) continues an earlier run in place: finished
-    members are kept, the rest computed; the result is bitwise identical to an uninterrupted run.
+    members are kept, the rest (and finished ones whose checksum no longer matches) computed;
+    the result is bitwise identical to an uninterrupted run.
     Raises RunInterrupted after leaving the file consistent if a stop signal arrives.
     """
     items = study.work_items()
@@ -45,6 +46,8 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
         rf.put(dataset_path(ex.name, F), (m, slice(None), slice(None)), f)
         rf.put(dataset_path(ex.name, DAA_INTEGRAL), (m, slice(None), slice(None)), dint)
         rf.put(dataset_path(ex.name, PROFILE_INDEX), (m, slice(None)), stored)
+        # the checksum of exactly what was put, then (last) the done flag
+        rf.put(dataset_path(ex.name, MEMBER_CHECKSUM), (m, slice(None)), runfile.member_digest(f, dint, stored))
         rf.put(dataset_path(ex.name, MEMBER_DONE), m, 1)
 
     rounds = parallel.run_rounds(comm, queues, work, label="members", quiet=quiet, hub=rf.hub,

@@ -1,7 +1,7 @@
 """The pitch-angle run file in one place: its names, its layout writer, the restart check and
 the reader the aggregation uses.
 
-Layout (``layout_version`` 1; dataset names are a contract with the aggregation, the job
+Layout (``layout_version`` 2; dataset names are a contract with the aggregation, the job
 templates and users' own scripts):
 
     /time_s                      (n_time,)            s, dimension scale
@@ -15,11 +15,15 @@ templates and users' own scripts):
     /<experiment>/f              (member, time, alpha)  phase-space density, units of initial_f
     /<experiment>/daa_integral   (member, time, alpha)  running integral of D_aa dt (dimensionless)
     /<experiment>/profile_index  (member, segment)    database row used in each segment
+    /<experiment>/member_checksum (member, 32) u1     sha256 of the member's f, daa_integral and
+                                                      profile_index as written (layout 2)
     /<experiment>/member_done    (member,)            1 once the member is completely written
 
 Every per-member dataset is allocated (and filled: NaN, -99, 0) when the file is created, so a
 run killed at any moment leaves a readable file in which exactly the members with
-``member_done = 1`` are complete.
+``member_done = 1`` are complete.  Each member's checksum (:func:`member_digest`) is written
+after its data and before its done flag; :func:`verify` and the restart check recompute it.
+Layout 1 (before checksums) is still read; its members are reported "not checksummed".
 
 The reader (:func:`inspect`, :func:`read_slab`, :func:`read_member_column`) turns every problem
 with a file someone hands the aggregation (missing, not HDF5, truncated, not a pitch-angle run,
@@ -30,20 +34,21 @@ names the file and what was expected.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import output
+from .. import integrity, output
 from ..errors import InputError
 
 # This module imports nothing of the study layer (the study imports it), so the reader loads
 # without the solver or numba; the writer's ``study`` is a :class:`.study.Study`.
 
 KIND = "pitch_angle"
-LAYOUT_VERSION = 1
-READABLE_LAYOUTS = (1,)          # layout versions the reader understands
+LAYOUT_VERSION = 2               # 2: member_checksum
+READABLE_LAYOUTS = (1, 2)        # layout versions the reader understands
 F_UNITS = "cm^-2 s^-1 sr^-1 keV^-1"
 
 # root datasets and groups
@@ -62,6 +67,7 @@ F = "f"
 DAA_INTEGRAL = "daa_integral"
 PROFILE_INDEX = "profile_index"
 MEMBER_DONE = "member_done"
+MEMBER_CHECKSUM = "member_checksum"
 
 # values of profile_index that are no database row
 INDEX_MEAN_OF_PROFILES = -1       # the constant mean of all profiles (mode = "mean_of_profiles")
@@ -139,6 +145,11 @@ def _experiment_layout(h5, study, ex) -> None:
     pi = output.preallocated(e, PROFILE_INDEX, (ex.members, ex.n_segments), "i4", NOT_WRITTEN)
     output.units(pi, "1", f"database row used in each segment; {INDEX_MEAN_OF_PROFILES} = mean "
                  f"of all profiles, {INDEX_MEAN_INPUTS} = daa_of_mean_inputs, {NOT_WRITTEN} = not written")
+    ck = output.preallocated(e, MEMBER_CHECKSUM, (ex.members, integrity.CHECKSUM_SIZE), integrity.CHECKSUM_DTYPE,
+                             integrity.UNSET)
+    output.units(ck, "1", "sha256 (32 bytes) of the member's f, daa_integral (float64) and profile_index "
+                 "(int32), little-endian, in that order; zeros until written")
+    ck.dims[0].attach_scale(member)
     done = output.preallocated(e, MEMBER_DONE, (ex.members,), "u1", 0)
     output.units(done, "1", "1 once the member's f, daa_integral and profile_index are written")
     for dset in (f, di):
@@ -150,21 +161,83 @@ def _experiment_layout(h5, study, ex) -> None:
     done.dims[0].attach_scale(member)
 
 
+def member_digest(f, daa_integral, profile_index) -> np.ndarray:
+    """The checksum of one member: sha256 of its arrays in the dtypes of their datasets."""
+    return integrity.digest(((f, "f8"), (daa_integral, "f8"), (profile_index, "i4")))
+
+
+def member_problem(h5, experiment: str, m: int) -> str | None:
+    """What is wrong with finished member ``m`` of ``experiment``, or None when it is sound.
+
+    The stored checksum must match the data read back (layout 2), f must be finite and
+    non-negative (0 is allowed) and daa_integral finite.
+    """
+    g = h5[experiment]
+    f = g[F][m]
+    di = g[DAA_INTEGRAL][m]
+    found = []
+    if MEMBER_CHECKSUM in g:
+        stored = g[MEMBER_CHECKSUM][m]
+        if not integrity.stored(stored):
+            found.append("marked finished but has no checksum")
+        elif not integrity.matches(stored, member_digest(f, di, g[PROFILE_INDEX][m])):
+            found.append("data does not match its checksum (changed after it was written)")
+    found += [p for p in (integrity.value_problem(f, dataset_path(experiment, F), non_negative=True),
+                          integrity.value_problem(di, dataset_path(experiment, DAA_INTEGRAL), non_negative=False))
+              if p]
+    return "; ".join(found) or None
+
+
 def restart_state(study, path) -> dict:
     """Check that ``path`` is an earlier run of this very study; return member_done per experiment.
 
     Refused (InputError) when the file is not a pitch-angle run, was written by another hpcbelt
     version or file layout, or by a study whose validated configuration differs in any key
     (the checks are shared with every study kind: :func:`hpcbelt.output.restart_file`).
+
+    A finished member that fails :func:`member_problem` (its data changed since it was written)
+    counts as unfinished, so the restart computes it again -- members are deterministic, the
+    result is the one an undamaged file would give -- with one line on stderr per member.
     """
-    with output.restart_file(path, KIND, "pitch-angle", LAYOUT_VERSION, study.doc) as fh:
+    with output.restart_file(path, KIND, "pitch-angle", LAYOUT_VERSION, study.doc,
+                             inputs=study.input_files()) as fh:
         done = {}
         for ex in study.experiments:
             try:
-                done[ex.name] = np.asarray(fh[ex.name][MEMBER_DONE][()], bool)
-            except KeyError:
-                raise InputError(f"restart file {path}: experiment {ex.name!r} missing") from None
+                flags = np.asarray(fh[ex.name][MEMBER_DONE][()], bool)
+                for m in np.flatnonzero(flags):
+                    why = member_problem(fh, ex.name, int(m))
+                    if why is not None:
+                        flags[m] = False
+                        print(f"hpcbelt: warning: {path}: {ex.name} member {int(m)}: {why}; computing it again",
+                              file=sys.stderr, flush=True)
+                done[ex.name] = flags
+            except (KeyError, OSError, RuntimeError) as exc:
+                raise InputError(f"restart file {path}: experiment {ex.name!r} missing or unreadable "
+                                 f"({exc})") from None
     return done
+
+
+def verify(path) -> integrity.Report:
+    """Check a whole pitch-angle run file: layout, done flags 0/1, and every finished member
+    (:func:`member_problem`).  InputError when it is not a readable pitch-angle run file."""
+    run = inspect(path)           # layout, shapes, done flags 0/1 (InputError otherwise)
+    rep = integrity.Report(str(path), KIND, int(run.root.get("layout_version", -1)))
+    with output.open_h5(path) as h5:
+        checksummed = all(MEMBER_CHECKSUM in h5[ex.name] for ex in run.experiments)
+        if not checksummed:
+            rep.notes.append(f"{path}: layout {rep.layout_version}: members not checksummed; only their "
+                             f"values were checked (finite, f >= 0)")
+        for ex in run.experiments:
+            for m in ex.done:
+                rep.checked += 1
+                try:
+                    why = member_problem(h5, ex.name, int(m))
+                except (OSError, RuntimeError, ValueError, KeyError) as exc:
+                    why = f"unreadable ({exc})"
+                if why is not None:
+                    rep.problems.append(f"{path}: {ex.name} member {int(m)}: {why}")
+    return rep
 
 
 # ------------------------------------------------------------------------------------------
@@ -324,7 +397,7 @@ def read_slab(h5, dset: str, ex: ExperimentInfo, t0: int, t1: int, a0: int, a1: 
     ``dset`` is a per-member dataset path (:func:`dataset_path`).  Contiguous runs of finished
     members are read straight into ``out`` (no temporary copy), at most
     :data:`hpcbelt.output.MEMBERS_PER_READ` members per call.  A finished member with a
-    non-finite value is a corrupted file.
+    non-finite value, or a negative f, is a corrupted file.
     """
     d = h5[dset]
     row = 0
@@ -341,7 +414,19 @@ def read_slab(h5, dset: str, ex: ExperimentInfo, t0: int, t1: int, a0: int, a1: 
         raise InputError(f"{h5.filename}: {dset}: member {int(ex.done[bad])} is marked finished "
                          f"({MEMBER_DONE} = 1) but holds non-finite values near times {t0}..{t1 - 1}: "
                          f"corrupted run file")
+    _refuse_negative(h5, dset, out, ex.done)
     return out
+
+
+def _refuse_negative(h5, dset: str, out: np.ndarray, members) -> None:
+    """A phase-space density below 0 in a finished member (0 itself is fine): corrupted file."""
+    if dset.rsplit("/", 1)[-1] != F:
+        return
+    neg = (out.reshape(out.shape[0], -1) < 0).any(axis=1)
+    if neg.any():
+        bad = int(np.flatnonzero(neg)[0])
+        raise InputError(f"{h5.filename}: {dset}: member {int(members[bad])} is marked finished but holds "
+                         f"negative values (f >= 0): corrupted run file")
 
 
 def read_member_column(h5, dset: str, ex: ExperimentInfo, m0_row: int, m1_row: int, ia: int,
@@ -361,4 +446,5 @@ def read_member_column(h5, dset: str, ex: ExperimentInfo, m0_row: int, m1_row: i
         bad = np.flatnonzero(~np.isfinite(out).all(axis=1))[0]
         raise InputError(f"{h5.filename}: {dset}: member {int(idx[bad])} is marked finished but holds "
                          f"non-finite values: corrupted run file")
+    _refuse_negative(h5, dset, out, idx)
     return out

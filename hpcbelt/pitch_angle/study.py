@@ -16,6 +16,7 @@ import numpy as np
 from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, positive, validate
 from ..errors import InputError
 from .. import daa_database as dbmod
+from .. import resources
 from .operator import Grid, explicit_dt_limit, make_grid
 from .physics import loss_cone_deg_from_altitude
 from .runfile import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES  # stored for the constant modes
@@ -128,6 +129,11 @@ class Study:
         """(experiment number, member) for every member of every experiment, in file order."""
         return [(e, m) for e, ex in enumerate(self.experiments) for m in range(ex.members)]
 
+    def input_files(self) -> dict[str, Path]:
+        """The files this study reads, {what: path} (the study contract): the study file and
+        the database.  A run never writes over them, and a restart checks they are unchanged."""
+        return {"study file": Path(self.path), "database": Path(self.database.path)}
+
     def segment_profiles(self, e: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows of ``profiles`` used by each segment, the index stored in the output)."""
         ex = self.experiments[e]
@@ -140,6 +146,14 @@ class Study:
         if ex.mode == "mean_of_profiles":
             return np.array([n_db], np.int64), np.array([INDEX_MEAN_OF_PROFILES], np.int32)
         return np.array([n_db + 1], np.int64), np.array([INDEX_MEAN_INPUTS], np.int32)
+
+
+# (key, low, high, unit): where the dipole, loss-cone and bounce formulas make sense
+RANGES = (("physics.L", 1.0, 100.0, ""), ("physics.energy_MeV", 1e-6, 1e4, " MeV"),
+          ("physics.earth_radius_km", 1e3, 1e6, " km"), ("physics.loss_cone_altitude_km", 0.0, 1e6, " km"),
+          ("time.duration_days", 0.0, 1e5, " day"))
+MAX_INITIAL_F = 1e100            # f^2 (the aggregation's variances) stays far from overflow
+MAX_STEPS = 1e12                 # explicit steps per member
 
 
 def load_study(source: StudyFile | str | Path, overrides: list[str] | None = None,
@@ -165,6 +179,12 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         doc["experiment"] = [ex for ex in doc["experiment"] if ex["name"] in experiments]
     src = str(path)
     phys, tcfg = doc["physics"], doc["time"]
+    # finite values are checked by the schema; these are the ranges in which the physics holds
+    for key, lo, hi, unit in RANGES:
+        table, name = key.split(".")
+        v = doc[table][name]
+        if v is not None and not lo <= v <= hi:
+            raise InputError(f"{src}: {key}: expected {lo:g} <= {name} <= {hi:g}{unit}, got {v:g}")
 
     if phys["loss_cone_deg"] is not None and phys["loss_cone_altitude_km"] is not None:
         raise InputError(f"{src}: physics: give loss_cone_altitude_km or loss_cone_deg, not both")
@@ -176,6 +196,10 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             lc = loss_cone_deg_from_altitude(phys["L"], alt, phys["earth_radius_km"] * 1e3)
         except ValueError as exc:
             raise InputError(f"{src}: physics.loss_cone_altitude_km: {exc}") from None
+    n_alpha = 90.0 / doc["grid"]["dalpha_deg"] + 1           # sizes checked before any array is made
+    problem = resources.memory_problem(resources.grid_bytes(n_alpha), f"a grid of {n_alpha:.4g} angles")
+    if problem:
+        raise InputError(f"{src}: grid.dalpha_deg: {problem}")
     try:
         grid = make_grid(doc["grid"]["dalpha_deg"], lc, phys["L"], phys["energy_MeV"],
                          phys["earth_radius_km"] * 1e3)
@@ -188,13 +212,21 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
     elif f0.shape != (grid.n,):
         raise InputError(f"{src}: physics.initial_f: expected one number or a list of {grid.n} "
                          f"values (one per grid angle), got {f0.size}")
-    if np.any(f0 < 0):
-        raise InputError(f"{src}: physics.initial_f: expected values >= 0")
+    if np.any(f0 < 0) or np.any(f0 > MAX_INITIAL_F):
+        raise InputError(f"{src}: physics.initial_f: expected values >= 0 and <= {MAX_INITIAL_F:g}")
 
     duration_s = tcfg["duration_days"] * 86400.0
+    if tcfg["method"] == "explicit" and duration_s / tcfg["dt_s"] > MAX_STEPS:
+        raise InputError(f"{src}: time.dt_s = {tcfg['dt_s']:g} s: {duration_s / tcfg['dt_s']:.3g} steps per "
+                         f"member (at most {MAX_STEPS:g}); use a larger dt_s or method = 'exact'")
     if tcfg["output_every_s"] > duration_s:
         raise InputError(f"{src}: time.output_every_s: expected at most the duration "
                          f"({duration_s:g} s), got {tcfg['output_every_s']:g}")
+    n_time = resources.count_of_times(duration_s, tcfg["output_every_s"])
+    problem = resources.memory_problem(resources.pitch_angle_member_bytes(grid.n, n_time, 0),
+                                       f"one member of {n_time:,} output times x {grid.n} angles")
+    if problem:
+        raise InputError(f"{src}: time.output_every_s (with duration_days = {tcfg['duration_days']:g}): {problem}")
     out_t = output_times(duration_s, tcfg["output_every_s"])
 
     db_path = (path.parent / doc["database"]["path"]).resolve()
@@ -232,10 +264,30 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             raise InputError(f"{where}.profile: only used by mode = 'profile', not {mode!r}")
         if mode == "mean_inputs" and db.daa_of_mean_inputs is None:
             raise InputError(f"{where}.mode: 'mean_inputs' needs dataset 'daa_of_mean_inputs' in {db_path}")
+        n_seg = resources.count_of_times(duration_s, ex["switch_every_s"]) if mode == "random" else 1
+        problem = resources.memory_problem(resources.pitch_angle_member_bytes(grid.n, out_t.size, n_seg),
+                                           f"one member of {n_seg:,} segments and {out_t.size:,} output times")
+        if problem:
+            raise InputError(f"{where}.switch_every_s: {problem}")
         seg_t = switch_times(duration_s, ex["switch_every_s"] if mode == "random" else None)
+        if tcfg["method"] == "exact":
+            n_lengths = np.unique(np.round(intervals(out_t, seg_t)[1], 9)).size
+            n_rows = db.n_profiles if mode == "random" else 1
+            problem = resources.memory_problem(
+                resources.propagator_bank_bytes(grid.n, n_rows, n_lengths),
+                f"the exact method's propagators ({n_rows} profiles x {n_lengths} interval lengths x "
+                f"{grid.n}^2 angles)")
+            if problem:
+                raise InputError(f"{where}: {problem}; use fewer distinct interval lengths "
+                                 "(output_every_s, switch_every_s) or method = 'explicit'")
         experiments.append(Experiment(name, mode, ex["members"], ex["switch_every_s"], ex["profile"],
                                       ex["description"], seg_t))
 
+    members = sum(ex.members for ex in experiments)
+    problem = resources.memory_problem(
+        members * 200.0, f"the work list of {members:,} members")     # a queue entry per member
+    if problem:
+        raise InputError(f"{src}: experiment.members: {problem}")
     profiles = np.vstack([
         db.on_grid(grid.alpha_deg),
         db.mean_on_grid(grid.alpha_deg)[None, :],

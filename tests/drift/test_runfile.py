@@ -48,10 +48,13 @@ def written(tmp_path, comm):
         rf.put(runfile.PART_F, (p, slice(None), slice(None), slice(None)), F)
         rf.put(runfile.PART_PROBE_F, (p, slice(None), slice(None)), probe)
         rf.put(runfile.PART_NUMBER, (p, slice(None)), num)
+        rf.put(runfile.PART_CHECKSUM, (p, slice(None)), runfile.perm_digest(F, probe, num, np.full(exp.sched["n_updates"], -1)))
         rf.put(runfile.PART_DONE, p, 1)
         rf.item_finished()
         vals["part"][p] = (F, probe, num)
     rf.finish(Rounds(None, 0, 3), "work items", extra={runfile.BUDGET_ATTR: '{"imbalance": 0.0}'})
+    with h5py.File(path, "r+") as fh:   # the PDE's checksum of what is in the file (number, lost_*: the fill)
+        fh[runfile.PDE_CHECKSUM][...] = runfile.pde_file_digest(fh)
     return study, exp, path, vals
 
 

@@ -50,6 +50,7 @@ def written(tmp_path, comm):
             rf.put(dataset_path(ex.name, F), (m, slice(None), slice(None)), f)
             rf.put(dataset_path(ex.name, DAA_INTEGRAL), (m, slice(None), slice(None)), d)
             rf.put(dataset_path(ex.name, PROFILE_INDEX), (m, slice(None)), idx)
+            rf.put(dataset_path(ex.name, runfile.MEMBER_CHECKSUM), (m, slice(None)), runfile.member_digest(f, d, idx))
             rf.put(dataset_path(ex.name, MEMBER_DONE), m, 1)
             rf.item_finished()
             values[(ex.name, m)] = (f, d, idx)

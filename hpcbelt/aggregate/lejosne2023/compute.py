@@ -8,6 +8,7 @@ What is computed (all from the run file, read through :mod:`hpcbelt.drift.runfil
 - the MLT average of the PDE's F (and of each permutation's F) against the radial-diffusion
   solution (Sec. 3.1: once phase-mixed, the MLT average obeys the radial equation).
 
+First every finished item is checked against its stored checksum (:func:`_verify_items`).
 The blocks of :mod:`.plan` are independent: they are dealt round-robin over the ranks and their
 disjoint results gathered on rank 0 in block order (:func:`hpcbelt.parallel.deal_and_gather`),
 which therefore holds no more than the summary itself whatever the number of permutations.
@@ -19,6 +20,7 @@ import numpy as np
 
 from ...drift import runfile
 from ...drift.runfile import DriftRun
+from ...errors import InputError
 from ...output import open_h5
 from ...parallel import deal_and_gather
 from .plan import Plan
@@ -54,12 +56,34 @@ def _part_block(h5, run: DriftRun, plan: Plan, block) -> dict:
     return out
 
 
+def _verify_items(run: DriftRun, comm) -> None:
+    """Before any statistic: the finished PDE and every finished permutation read back whole
+    and checked against the checksum stored when they were written (and their values: finite,
+    F >= 0), over the ranks.  A damaged item is refused on every rank with one line naming it."""
+    items = [("PDE", None)] if run.pde_done else []
+    if run.particles is not None:
+        items += [(f"permutation {int(p)}", int(p)) for p in run.particles["done"]]
+
+    def check(h5, item):
+        what, p = item
+        try:
+            why = runfile.pde_problem(h5) if p is None else runfile.perm_problem(h5, p)
+        except (OSError, RuntimeError, ValueError, KeyError) as exc:
+            why = f"unreadable ({exc})"
+        if why is not None:
+            raise InputError(f"{run.path}: {what} is marked finished but {why}: corrupted run file, not "
+                             f"aggregated ('hpcbelt verify' lists every problem)")
+
+    deal_and_gather(comm, items, check, context=lambda: open_h5(run.path))
+
+
 def compute(run: DriftRun, plan: Plan, comm) -> dict | None:
     """Every block of ``plan`` over the ranks of ``comm``; the assembled results on rank 0 (None elsewhere).
 
     ``{"pde": {mlt_mean, mlt_std, snaps, probe_F}, "radial": F, "particles": {F, mlt_mean, probe,
     number: (mean, sem), n}}``, each part present when the run has it finished.
     """
+    _verify_items(run, comm)
     items = [("pde", b) for b in plan.pde_blocks] + [("part", b) for b in plan.part_blocks]
 
     def one(h5, item):

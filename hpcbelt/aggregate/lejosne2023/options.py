@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...errors import InputError
+
 DEFAULT_HOURS = (3.0, 10.0)
 
 
@@ -41,4 +43,6 @@ def options(args=None) -> Options:
     from ..cli import floats
 
     hours = floats(args.hours, "--hours") if args.hours else None
+    if hours is not None and not all(h == h and abs(h) != float("inf") for h in hours):
+        raise InputError(f"--hours {args.hours!r}: expected finite numbers")
     return Options(hours=hours, memory_bytes=int(args.memory_mb * 2**20), checksum=not args.no_checksum)

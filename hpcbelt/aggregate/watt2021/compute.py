@@ -3,6 +3,10 @@ over MPI ranks.
 
 Work decomposition
 ------------------
+Pass 0 reads every finished member whole, over the ranks, and checks it against the checksum
+the run stored when it wrote it (and that f is finite and >= 0): a damaged member stops the
+aggregation with one line naming it, before any statistic is computed.
+
 Pass 1 walks every experiment in blocks of (time, pitch angle) holding *all finished members*
 (exact percentiles need every member of a column).  Blocks are sized by the per-rank memory
 budget only (:func:`stats.plan_blocks`), dealt round-robin over ranks and gathered on rank 0
@@ -31,7 +35,8 @@ import numpy as np
 from ...errors import InputError
 from ...output import open_h5
 from ...parallel import deal_and_gather
-from ...pitch_angle.runfile import F, DAA_INTEGRAL, PitchAngleRun, dataset_path, read_member_column, read_slab
+from ...pitch_angle.runfile import (F, DAA_INTEGRAL, PitchAngleRun, dataset_path, member_problem,
+                                    read_member_column, read_slab)
 from .. import stats
 from .plan import SECONDS_PER_DAY, Plan
 
@@ -88,6 +93,7 @@ def _pass2_block(h5, run: PitchAngleRun, plan: Plan, e: int, rows, edges) -> tup
 def compute(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
     """Compute every statistic (all ranks); returns the assembled results on rank 0, None elsewhere."""
     rank = comm.Get_rank()
+    _verify_members(run, comm)
     results = _pass1(run, plan, comm)
     edges = None
     if rank == 0:
@@ -106,6 +112,31 @@ def compute(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
             if ex.n_done and "hist" in r:
                 r["pdf_density"], r["pdf_max1"] = stats.normalise_columns(r["hist"][0], ex.n_done, edges)
     return results
+
+
+# finished members per item of the verification pass
+VERIFY_MEMBERS_PER_ITEM = 64
+
+
+def _verify_members(run: PitchAngleRun, comm) -> None:
+    """Pass 0: every finished member's checksum and values (:func:`member_problem`), over the
+    ranks.  The first damaged member is refused on every rank with one line naming it."""
+    items = [(ex.name, ex.done[i:i + VERIFY_MEMBERS_PER_ITEM]) for ex in run.experiments
+             for i in range(0, ex.n_done, VERIFY_MEMBERS_PER_ITEM)]
+
+    def check(h5, item):
+        name, members = item
+        for m in members:
+            try:
+                why = member_problem(h5, name, int(m))
+            except (OSError, RuntimeError, ValueError, KeyError) as exc:
+                why = f"unreadable ({exc})"
+            if why is not None:
+                raise InputError(f"{run.path}: {name} member {int(m)} is marked finished but {why}: corrupted "
+                                 f"run file, not aggregated ('hpcbelt verify' lists every problem)")
+        return None
+
+    deal_and_gather(comm, items, check, context=lambda: open_h5(run.path))
 
 
 def _pass1(run: PitchAngleRun, plan: Plan, comm) -> dict | None:

@@ -7,6 +7,7 @@ fields are a contract like dataset names: add freely, rename none.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ...errors import InputError
@@ -75,6 +76,14 @@ def options(args=None) -> Options:
         return Options()
     from ..cli import floats
 
+    for flag, v in (("--alpha-deg", args.alpha_deg), ("--confidence", args.confidence),
+                    ("--fig3-days", args.fig3_days), ("--floor", args.floor), ("--memory-mb", args.memory_mb)):
+        if not math.isfinite(v):
+            raise InputError(f"{flag} {v:g}: expected a finite number")
+    for flag, text in (("--days", args.days), ("--bins", args.bins), ("--ratio-alpha-deg", args.ratio_alpha_deg),
+                       ("--ensemble-sizes", args.ensemble_sizes)):
+        if text and not all(math.isfinite(v) for v in floats(text, flag)):
+            raise InputError(f"{flag} {text!r}: expected finite numbers")
     days = floats(args.days, "--days") if args.days else None
     bins = None
     if args.bins:
@@ -84,7 +93,10 @@ def options(args=None) -> Options:
         bins = (lo, hi, int(n))
     sizes = None
     if args.ensemble_sizes:
-        sizes = tuple(int(v) for v in floats(args.ensemble_sizes, "--ensemble-sizes"))
+        given = floats(args.ensemble_sizes, "--ensemble-sizes")
+        if any(v != int(v) or v < 1 for v in given):
+            raise InputError(f"--ensemble-sizes {args.ensemble_sizes!r}: expected whole numbers >= 1")
+        sizes = tuple(int(v) for v in given)
     if args.memory_mb <= 0:
         raise InputError(f"--memory-mb {args.memory_mb:g}: expected a positive size")
     if args.floor <= 0 or args.fig3_days <= 0:

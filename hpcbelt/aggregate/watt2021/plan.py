@@ -74,6 +74,10 @@ def plan(run: PitchAngleRun, opts: Options) -> Plan:
     if not any(ex.n_done for ex in run.experiments):
         raise InputError(f"{run.path}: no finished member in any experiment ({MEMBER_DONE} all 0): "
                          f"nothing to aggregate")
+    top = max(ex.n_done for ex in run.experiments)
+    if opts.ensemble_sizes is not None and max(opts.ensemble_sizes) > top:
+        raise InputError(f"--ensemble-sizes {','.join(map(str, opts.ensemble_sizes))}: at most {top}, the "
+                         f"largest number of finished members of an experiment in {run.path}")
     p.fig3 = _fig3_members(run, opts)
     return p
 

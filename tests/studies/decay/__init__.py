@@ -18,5 +18,5 @@ KIND = studies.register(studies.StudyKind(
     name="decay",
     description="ensemble of decay ODEs dy/dt = -k y with random k (test-only study kind)",
     schema=study.SCHEMA, load=study.load_study, restart_state=runfile.restart_state, run=driver.run,
-    aggregator=aggregate.AGGREGATOR,
+    aggregator=aggregate.AGGREGATOR, verify=runfile.verify,
 ), replace=True)

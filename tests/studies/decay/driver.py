@@ -23,6 +23,7 @@ def run(study, comm, out_path, quiet=False, done=None):
         time.sleep(d["pause_s"])
         rf.put(runfile.Y, (m, slice(None)), y)
         rf.put(runfile.RATE, m, k)
+        rf.put(runfile.CHECKSUM, (m, slice(None)), runfile.member_digest(y, k))
         rf.put(runfile.DONE, m, np.uint8(1))
 
     rounds = parallel.run_rounds(comm, queues, work, label="members", quiet=quiet, hub=rf.hub,

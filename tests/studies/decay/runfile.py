@@ -1,19 +1,21 @@
 """Run-file layout of the decay study: writer, names, restart check and reader in one module."""
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from hpcbelt import output
+from hpcbelt import integrity, output
 from hpcbelt.errors import InputError
 
 KIND = "decay"
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2          # 2: member_checksum
 TIME = "time_s"
 MEMBER = "member"
 Y = "y"
 RATE = "rate_per_s"
 DONE = "member_done"
+CHECKSUM = "member_checksum"
 
 
 def layout(study):
@@ -25,13 +27,50 @@ def layout(study):
         y.dims[0].attach_scale(member)
         y.dims[1].attach_scale(h5[TIME])
         output.units(output.preallocated(h5, RATE, (study.members,), "f8", np.nan), "1/s", "decay rate")
+        output.units(output.preallocated(h5, CHECKSUM, (study.members, integrity.CHECKSUM_SIZE),
+                                          integrity.CHECKSUM_DTYPE, integrity.UNSET), "1",
+                     "sha256 of y and rate as written")
         output.units(output.preallocated(h5, DONE, (study.members,), "u1", 0), "1", "1 once written")
     return make
 
 
+def member_digest(y, rate):
+    return integrity.digest(((y, "f8"), (rate, "f8")))
+
+
+def member_problem(h5, m: int):
+    """What is wrong with finished member m (checksum, y finite and >= 0), or None."""
+    y, rate = h5[Y][m], h5[RATE][m]
+    found = []
+    if not integrity.matches(h5[CHECKSUM][m], member_digest(y, rate)):
+        found.append("data does not match its checksum")
+    found += [p for p in (integrity.value_problem(y, Y, True),) if p]
+    return "; ".join(found) or None
+
+
 def restart_state(study, path) -> dict:
-    with output.restart_file(path, KIND, "decay", LAYOUT_VERSION, study.doc) as fh:
-        return {"members": np.asarray(fh[DONE][()], bool)}
+    """Finished members; one whose data no longer matches its checksum is computed again."""
+    with output.restart_file(path, KIND, "decay", LAYOUT_VERSION, study.doc,
+                             inputs=study.input_files()) as fh:
+        done = np.asarray(fh[DONE][()], bool)
+        for m in np.flatnonzero(done):
+            why = member_problem(fh, int(m))
+            if why:
+                done[m] = False
+                print(f"hpcbelt: warning: {path}: member {int(m)}: {why}; computing it again", file=sys.stderr)
+        return {"members": done}
+
+
+def verify(path) -> integrity.Report:
+    run = inspect(path)
+    rep = integrity.Report(str(path), KIND, int(run.root.get("layout_version", -1)))
+    with output.open_h5(path) as h5:
+        for m in run.done:
+            rep.checked += 1
+            why = member_problem(h5, int(m))
+            if why:
+                rep.problems.append(f"{path}: member {int(m)}: {why}")
+    return rep
 
 
 @dataclass

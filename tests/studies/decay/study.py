@@ -38,6 +38,10 @@ class Study:
     def seed(self) -> int:
         return self.doc["seed"]
 
+    def input_files(self) -> dict:
+        """The one file a decay study reads: its study file."""
+        return {"study file": Path(self.path)}
+
     @property
     def members(self) -> int:
         return self.doc["decay"]["members"]
