@@ -4,6 +4,8 @@ Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes:
   0   success
   2   bad input (InputError): one line ``hpcbelt: error: ...`` on rank 0, same code on every rank
   1   hpcbelt verify: the run file is damaged (one line per problem)
+  74  an I/O error writing an output (full disk, failing file system): one line on every rank;
+      finished members are kept, resume with --restart
   75  stopped by SIGTERM / SIGUSR1 / SIGINT with the output consistent: rerun with --restart
       (hpcbelt status: the run is unfinished)
 Any other exception aborts all ranks (MPI_Abort) so that an MPI job never hangs.
@@ -94,8 +96,28 @@ def _run(args) -> int:
     return 0
 
 
+def _launcher_rank() -> int:
+    """This process's rank as the MPI launcher set it (0 outside a launcher): known before MPI
+    starts, so a usage error can be printed by rank 0 alone."""
+    for var in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"):
+        v = os.environ.get(var, "").strip()
+        if v.isdigit():
+            return int(v)
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors printed once under mpirun/srun (exit 2 on every rank)."""
+
+    def error(self, message):
+        if _launcher_rank() == 0:
+            self.print_usage(sys.stderr)
+            sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hpcbelt", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="hpcbelt", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"hpcbelt {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -143,10 +143,10 @@ def root_decides(comm, fn: Callable[[], Any]) -> Any:
         try:
             result = fn()
         except InputError as exc:
-            error = str(exc)
+            error = (type(exc), str(exc))      # the subclass too: its exit code (e.g. 74) survives
     result, error = comm.bcast((result, error), root=0)
     if error is not None:
-        raise InputError(error)
+        raise error[0](error[1])
     return result
 
 
@@ -162,10 +162,10 @@ def all_agree(comm, fn: Callable[[], Any]) -> Any:
     try:
         result = fn()
     except InputError as exc:
-        error = str(exc)
+        error = (type(exc), str(exc))
     first = next((e for e in comm.allgather(error) if e is not None), None)
     if first is not None:
-        raise InputError(first)
+        raise first[0](first[1])
     return result
 
 

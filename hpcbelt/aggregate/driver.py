@@ -89,8 +89,7 @@ def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite
     if figures_dir is not None:
         figs = Path(figures_dir)
         guard.refuse_inputs_as_output(figs, {"run file": run_path, **inputs}, flag="--figures")
-        if figs.exists() and not figs.is_dir():
-            raise InputError(f"--figures {figs}: exists and is not a directory")
+        files.check_figures_dir(figs)                  # a directory we can create and write in
         for what, path in {"run file": run_path, **inputs}.items():   # figures: FIGS/<name>.png
             if path.suffix == ".png" and figs.is_dir() and guard.same_file(path.parent, figs):
                 raise InputError(f"--figures {figs}: holds the {what} {path}, which a figure could "
@@ -162,6 +161,8 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
             rep_tmp.write_text(text)
             os.replace(rep_tmp, outs.report)
             os.replace(tmp, outs.summary)
+        except OSError as exc:                          # e.g. a full disk: one line, exit 74
+            raise files.write_error(exc, outs.summary) from None
         finally:
             for p in (tmp, rep_tmp):
                 if p.exists():

@@ -19,6 +19,7 @@ import pytest
 from hpcbelt.drift import driver
 from hpcbelt.drift.study import load_study
 
+from pitch_angle.helpers import wait_until_gone  # tests/ is on the path (pytest rootdir)
 from .helpers import assert_bitwise_same, hpcbelt, make_slow_study, mpi_env
 
 PROGRESS = re.compile(r"drift study \[.*\] (\d+)/(\d+)")
@@ -152,6 +153,7 @@ def test_kill_9_of_a_rank_keeps_what_was_written(tmp_path, reference):
         if pde_done:
             for name in ("pde/F", "pde/probe_F", "radial/F", "pde/budget_json"):
                 np.testing.assert_array_equal(fh[name][()], fr[name][()])
+    wait_until_gone(pids)                                                    # the old ranks hold the lock
     r = hpcbelt("run", study, "-o", out, "--restart", "--quiet", ranks=2)
     assert r.returncode == 0, r.stderr
     assert_bitwise_same(ref, out)

@@ -107,3 +107,23 @@ def hpcbelt(*args, ranks=None, env=None, timeout=300, cwd=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e, cwd=cwd)
 
 
+
+
+def wait_until_gone(pids, timeout_s: float = 60.0) -> None:
+    """Wait for the processes ``pids`` to exit.  A killed run's other ranks can outlive mpirun for
+    a moment and still hold the run file's lock; a restart in that moment is rightly refused as
+    a second writer."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return
+        time.sleep(0.2)

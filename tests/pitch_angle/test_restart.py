@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from .helpers import hpcbelt, make_study, mpi_env
+from .helpers import hpcbelt, make_study, mpi_env, wait_until_gone
 from .test_run import assert_same_results
 
 
@@ -98,6 +98,7 @@ def test_kill_9_of_a_rank_keeps_finished_members(tmp_path, reference):
         for name, v in flags.items():
             for m in np.flatnonzero(v):
                 np.testing.assert_array_equal(fh[name]["f"][m], fr[name]["f"][m])
+    wait_until_gone(ranks)                                   # the old ranks hold the run file's lock
     r = hpcbelt("run", study, "-o", out, "--restart", "--quiet", ranks=2)
     assert r.returncode == 0, r.stderr
     assert_same_results(ref, out)

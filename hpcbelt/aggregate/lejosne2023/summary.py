@@ -33,6 +33,7 @@ import json
 import numpy as np
 
 from ...drift.runfile import DriftRun
+from ...output import open_unbuffered
 from .. import files
 from .plan import Plan
 
@@ -45,7 +46,7 @@ def write_summary(path, run: DriftRun, plan: Plan, results: dict, header: dict) 
     """
     import h5py
 
-    with h5py.File(path, "w") as h5:
+    with open_unbuffered(path, "w") as h5:      # a full disk is reported, not lost at close
         files.write_attrs(h5, header)
         a = h5.attrs
         a["description"] = ("Summary of an hpcbelt drift-diffusion run, made by 'hpcbelt aggregate': the PDE's F at "

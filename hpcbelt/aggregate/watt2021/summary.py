@@ -43,6 +43,7 @@ import numpy as np
 from ...pitch_angle.runfile import MEMBER_DONE
 from .. import stats
 from ...daa_database import WINDOW_DECADES, database_distribution
+from ...output import open_unbuffered
 from ..files import dataset, write_attrs
 from .compute import fig3_data, snapshot_and_ratios
 
@@ -65,12 +66,11 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
     are made here: the Fig 3 members from the run file and the database distribution (Fig 1)
     from the database file the run names.
     """
-    import h5py
 
     fig3 = fig3_data(run, plan)
     ratios = snapshot_and_ratios(run, plan, results)
     db_dist = database_distribution(run.database)
-    with h5py.File(path, "w") as h5:
+    with open_unbuffered(path, "w") as h5:      # a full disk is reported, not lost at close
         write_attrs(h5, header)
         write_attrs(h5, _root_attrs(run, plan))
         ts, al = _axes(h5, run, results)
