@@ -235,7 +235,7 @@ class RunFile:
 
         if self.io_error is None:
             self.io_error = f"output {self.path}: {doing} failed: {io_reason(exc)}"
-        StopRequests._received = StopRequests._received or "I/O error"
+        StopRequests.request("I/O error")
 
     def _agreed_failure(self) -> str | None:
         """The first I/O error of any rank, or None (collective)."""

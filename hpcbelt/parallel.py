@@ -33,11 +33,6 @@ def world():
     return MPI.COMM_WORLD
 
 
-def my_items(items: list, comm) -> list:
-    """The items this rank owns: round-robin, item i to rank i mod size."""
-    return items[comm.Get_rank()::comm.Get_size()]
-
-
 def deal(items: list, size: int) -> list[list]:
     """Round-robin queues, one per rank: item i goes to rank i mod size."""
     return [list(items[r::size]) for r in range(size)]
@@ -362,10 +357,16 @@ class StopRequests:
         return False
 
     @staticmethod
+    def request(reason: str) -> None:
+        """Ask this rank to stop at the next round, as a signal would (e.g. after an I/O error);
+        the first reason recorded is kept."""
+        StopRequests._received = StopRequests._received or reason
+
+    @staticmethod
     def _handle(signum, frame):
         import signal
 
-        StopRequests._received = StopRequests._received or signal.Signals(signum).name
+        StopRequests.request(signal.Signals(signum).name)
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 

@@ -54,7 +54,7 @@ def test_run_rounds_stops_every_rank_at_the_same_round(comm):
     def work(item):
         ran.append(item)
         if rank == size - 1 and len(ran) == 2:
-            StopRequests._received = "SIGUSR1"     # as the signal handler records it, on one rank only
+            StopRequests.request("SIGUSR1")        # as the signal handler records it, on one rank only
 
     with StopRequests():
         r = run_rounds(comm, deal(list(range(5 * size)), size), work, label="t", quiet=True)

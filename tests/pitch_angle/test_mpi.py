@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hpcbelt.errors import InputError
-from hpcbelt.parallel import Hub, Progress, my_items, root_decides
+from hpcbelt.parallel import Hub, Progress, deal, root_decides
 from hpcbelt.pitch_angle import driver
 from hpcbelt.pitch_angle.solver import run_member
 from hpcbelt.pitch_angle.study import load_study
@@ -56,7 +56,7 @@ def test_input_error_reaches_every_rank(comm):
 
 def test_round_robin_partition_covers_every_item_once(comm):
     items = list(range(17))
-    mine = my_items(items, comm)
+    mine = deal(items, comm.Get_size())[comm.Get_rank()]
     everything = sorted(x for part in comm.allgather(mine) for x in part)
     assert everything == items
 
