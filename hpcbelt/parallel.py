@@ -378,3 +378,97 @@ class StopRequests:
 
 def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class NodeShared:
+    """Arrays held once per node, in MPI-3 shared-memory windows, and split work to fill them.
+
+    The ranks of ``comm`` that share a node (``Split_type(COMM_TYPE_SHARED)``) allocate one
+    window per array (:meth:`allocate`, collective over the node); each fills the disjoint slice
+    :meth:`part` gives it, :meth:`publish` makes every slice visible to every rank of the node,
+    and then all read the same memory.  Where shared windows are not available, or with
+    ``HPCBELT_SHARED_BANK=0`` (``env``), :attr:`available` is False and the caller keeps one
+    private array per rank instead; ``reason`` says why, and :meth:`warn_once` prints it once per
+    job.  Collective over ``comm`` (construction) and over the node (allocate, publish, free):
+    every rank must make the same calls in the same order, outside of :func:`run_rounds`.
+    """
+
+    def __init__(self, comm, env: str = "HPCBELT_SHARED_BANK"):
+        self.comm = comm
+        self.node = None
+        self._windows: list = []
+        reason = None
+        if comm.Get_size() > 1:
+            if os.environ.get(env, "").strip().lower() in ("0", "false", "no", "off"):
+                reason = f"{env}={os.environ[env].strip()}"
+            else:
+                try:
+                    from mpi4py import MPI
+
+                    self.node = comm.Split_type(MPI.COMM_TYPE_SHARED)
+                except Exception as exc:          # noqa: BLE001 - any MPI without shared memory
+                    reason = f"no MPI shared-memory communicator ({exc})"
+        # every rank learns whether any fell back (one warning line for the whole job)
+        reasons = comm.allgather(reason)
+        self.reason = next((r for r in reasons if r), None)
+        if self.reason is not None and self.node is not None:
+            self.node.Free()
+            self.node = None
+
+    @property
+    def available(self) -> bool:
+        return self.node is not None
+
+    @property
+    def node_rank(self) -> int:
+        return self.node.Get_rank() if self.node is not None else 0
+
+    @property
+    def node_size(self) -> int:
+        return self.node.Get_size() if self.node is not None else 1
+
+    def node_world_ranks(self) -> list[int]:
+        """The ``comm`` ranks on this node, in node-rank order (just this rank when not shared)."""
+        if self.node is None:
+            return [self.comm.Get_rank()]
+        return self.node.allgather(self.comm.Get_rank())
+
+    def warn_once(self, what: str) -> None:
+        if self.reason is not None and self.comm.Get_rank() == 0:
+            print(f"hpcbelt: warning: {what}: every rank builds its own copy ({self.reason})",
+                  file=sys.stderr, flush=True)
+
+    def part(self, count: int) -> tuple[int, int]:
+        """This rank's contiguous slice [lo, hi) of ``count`` rows, balanced over the node."""
+        size, rank = self.node_size, self.node_rank
+        return (rank * count) // size, ((rank + 1) * count) // size
+
+    def allocate(self, shape: tuple, dtype=float):
+        """An (uninitialised) array of ``shape`` held once on this node (collective over the node)."""
+        import numpy as np
+        from mpi4py import MPI
+
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        win = MPI.Win.Allocate_shared(nbytes if self.node_rank == 0 else 0, dtype.itemsize,
+                                      comm=self.node)
+        self._windows.append(win)
+        buf, _ = win.Shared_query(0)
+        arr = np.ndarray(buffer=buf, dtype=dtype, shape=shape) if nbytes else np.zeros(shape, dtype)
+        win.Fence()
+        return arr
+
+    def publish(self) -> None:
+        """Every rank's writes to the node's windows are complete and visible (collective over the node)."""
+        for win in self._windows:
+            win.Fence()
+        self.node.Barrier()
+
+    def free(self) -> None:
+        """Release the windows (collective over the node); the arrays must not be used after."""
+        for win in self._windows:
+            win.Free()
+        self._windows = []
+        if self.node is not None:
+            self.node.Free()
+            self.node = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from .. import output, parallel
 from . import runfile
 from .runfile import DAA_INTEGRAL, F, MEMBER_CHECKSUM, MEMBER_DONE, PROFILE_INDEX, dataset_path
-from .solver import PropagatorBank, member_intervals, run_member
+from .solver import PropagatorBank, bank_keys, build_propagators, member_intervals, run_member
 from .study import Study
 
 
@@ -32,13 +32,23 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
                                  layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study),
                                  method=study.method, f_units=runfile.F_UNITS)
     mine = queues[comm.Get_rank()]
-    bank, bank_for = None, None      # the propagators of experiment bank_for (method = "exact")
+    # method = "exact": one bank of propagators per experiment, held once per node in shared
+    # memory and built in slices by the node's ranks before the rounds start (the allocation is
+    # collective over the node, so it cannot wait until each rank meets its first member of an
+    # experiment); without shared memory each rank builds its own, one experiment at a time.
+    node = parallel.NodeShared(comm) if study.method == "exact" else None
+    shared = _node_banks(study, node, queues) if node is not None and node.available else {}
+    if node is not None:
+        node.warn_once("propagator banks are not shared by the ranks of a node")
+    bank, bank_for = None, None      # this rank's private bank of experiment bank_for
 
     def work(item):
         nonlocal bank, bank_for
         e, m = item
         ex = study.experiments[e]
-        if study.method == "exact" and bank_for != e:
+        if e in shared:
+            bank, bank_for = shared[e], e
+        elif study.method == "exact" and bank_for != e:
             bank, bank_for = _propagators_for(study, e, mine), e
         rows, stored = study.segment_profiles(e, m)
         f, dint = run_member(study.grid, study.f0, study.profiles, rows, study.out_t, ex.seg_t,
@@ -52,6 +62,9 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
 
     rounds = parallel.run_rounds(comm, queues, work, label="members", quiet=quiet, hub=rf.hub,
                                  after_item=rf.item_finished)
+    bank = shared = None
+    if node is not None:
+        node.free()
     rf.finish(rounds, "members")
 
 
@@ -68,3 +81,29 @@ def _propagators_for(study: Study, e: int, mine) -> PropagatorBank:
              for ee, m in mine if ee == e]
     bank.prepare([p[0] for p in plans], [p[1] for p in plans])
     return bank
+
+
+def _node_banks(study: Study, node: "parallel.NodeShared", queues) -> dict[int, PropagatorBank]:
+    """The propagators of every experiment that this node's ranks will run, one shared copy each.
+
+    The node needs the (profile, length) pairs of the members dealt to its ranks (their
+    intervals follow from the seed and the member alone); the sorted key list is split into
+    contiguous slices, each rank builds its own slice into the node's window, and after
+    :meth:`~hpcbelt.parallel.NodeShared.publish` every rank reads all of it.  Each matrix is
+    computed exactly as a private bank computes it, so results are bitwise the same in both
+    modes and on any number of ranks.  Collective over the node.
+    """
+    ours = [item for r in node.node_world_ranks() for item in queues[r]]
+    banks = {}
+    for e, ex in enumerate(study.experiments):
+        members = [m for ee, m in ours if ee == e]
+        if not members:
+            continue
+        keys = bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
+                         for m in members)
+        store = node.allocate((len(keys), study.grid.n, study.grid.n))
+        lo, hi = node.part(len(keys))
+        build_propagators(study.grid, study.profiles, keys[lo:hi], store[lo:hi])
+        banks[e] = PropagatorBank.over(study.grid, study.profiles, keys, store)
+    node.publish()
+    return banks

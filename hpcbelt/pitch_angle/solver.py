@@ -68,25 +68,52 @@ def stencil(grid: Grid, daa_stack: np.ndarray, dt_s: float) -> np.ndarray:
     return coef
 
 
-def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float) -> np.ndarray:
-    """exp(A_k tau) for each profile k of ``daa_stack`` (K, n) -> (K, n, n).
+def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float, out: np.ndarray | None = None) -> np.ndarray:
+    """exp(A_k tau) for each profile k of ``daa_stack`` (K, n) -> (K, n, n), into ``out`` if given.
 
     A_k = M^-1 K_k - Lambda is similar to the symmetric tridiagonal S_k (see operator.py):
     exp(A tau) = M^-1/2 Q exp(w tau) Q^T M^1/2 with S = Q diag(w) Q^T.  Entries of the exact
     propagator are non-negative (A is an M-matrix generator); round-off negatives of order
-    1e-16 are clipped so f never goes below zero.
+    1e-16 are clipped so f never goes below zero.  Each profile's matrix is computed on its own,
+    so its bits do not depend on which other profiles share the call (the shared bank relies on it).
     """
     daa_stack = np.atleast_2d(daa_stack)
     diag, off = symmetric_tridiagonal(grid, daa_stack)
     sq = np.sqrt(grid.volume)
-    out = np.empty((daa_stack.shape[0], grid.n, grid.n))
+    if out is None:
+        out = np.empty((daa_stack.shape[0], grid.n, grid.n))
     for k in range(daa_stack.shape[0]):
         w, q = eigh_tridiagonal(diag[k], off[k])
         left = q / sq[:, None]                       # M^-1/2 Q
         right = (q * sq[:, None]).T                  # Q^T M^1/2
-        out[k] = (left * np.exp(w * tau_s)[None, :]) @ right
-    np.maximum(out, 0.0, out=out)
+        np.matmul(left * np.exp(w * tau_s)[None, :], right, out=out[k])
+        np.maximum(out[k], 0.0, out=out[k])
     return out
+
+
+def bank_keys(plans) -> list[tuple[int, float]]:
+    """The distinct (profile row, interval length [s], rounded to 1e-9 s) pairs of some members.
+
+    ``plans`` yields (kidx, tau) of each member (:func:`member_intervals`).  Sorted by length
+    then profile, so that the keys of one length are contiguous (one batch per length).
+    """
+    wanted = set()
+    for kidx, tau in plans:
+        wanted.update(zip(np.asarray(kidx).tolist(), np.round(tau, 9).tolist()))
+    return sorted(wanted, key=lambda kt: (kt[1], kt[0]))
+
+
+def build_propagators(grid: Grid, daa_stack: np.ndarray, keys: list[tuple[int, float]],
+                      out: np.ndarray) -> None:
+    """``out[i] = exp(A_{k_i} t_i)`` for ``keys[i] = (k_i, t_i)``, one batch per length t."""
+    i = 0
+    while i < len(keys):
+        t = keys[i][1]
+        j = i
+        while j < len(keys) and keys[j][1] == t:
+            j += 1
+        propagators(grid, daa_stack[[k for k, _ in keys[i:j]]], t, out=out[i:j])
+        i = j
 
 
 def member_intervals(seg_profile: np.ndarray, out_t: np.ndarray, seg_t: np.ndarray):
@@ -96,10 +123,12 @@ def member_intervals(seg_profile: np.ndarray, out_t: np.ndarray, seg_t: np.ndarr
 
 
 class PropagatorBank:
-    """Propagators exp(A_k tau) built on demand and kept in one contiguous array.
+    """Propagators exp(A_k tau) in one contiguous (count, n, n) array, indexed by (profile, length).
 
-    Rows are added in batches (one eigen-decomposition per new (profile, tau) pair); the
-    kernels index ``matrices`` directly, so no per-member copies are made.
+    Two ways to fill it: on demand (:meth:`rows` builds what is missing, in batches: one rank's
+    private bank), or :meth:`over` a fixed key list whose matrices were built elsewhere, e.g. in
+    a node's shared-memory window (see the driver).  The kernels index ``matrices`` directly, so
+    no per-member copies are made.
     """
 
     def __init__(self, grid: Grid, daa_stack: np.ndarray):
@@ -108,11 +137,27 @@ class PropagatorBank:
         self._store = np.empty((0, grid.n, grid.n))
         self.count = 0
         self.index: dict[tuple[int, float], int] = {}
+        self.fixed = False
+
+    @classmethod
+    def over(cls, grid: Grid, daa_stack: np.ndarray, keys: list[tuple[int, float]],
+             store: np.ndarray) -> "PropagatorBank":
+        """A bank whose row i is the (already built) propagator of ``keys[i]``; it never grows."""
+        bank = cls(grid, daa_stack)
+        bank._store = store
+        bank.count = len(keys)
+        bank.index = {key: i for i, key in enumerate(keys)}
+        bank.fixed = True
+        return bank
 
     @property
     def matrices(self) -> np.ndarray:
         """The propagators built so far, (count, n, n) (a view, no copy)."""
         return self._store[:self.count]
+
+    @property
+    def nbytes(self) -> int:
+        return self.count * self.grid.n * self.grid.n * 8
 
     def _reserve(self, extra: int) -> None:
         need = self.count + extra
@@ -128,25 +173,21 @@ class PropagatorBank:
         return np.array([self.index[key] for key in keys], dtype=np.int64)
 
     def _build(self, wanted: set) -> None:
-        missing = sorted(wanted - self.index.keys())
+        missing = wanted - self.index.keys()
         if not missing:
             return
-        self._reserve(len(missing))
-        by_tau: dict[float, list[int]] = {}
-        for k, t in missing:
-            by_tau.setdefault(t, []).append(k)
-        for t, ks in by_tau.items():
-            self._store[self.count:self.count + len(ks)] = propagators(self.grid, self.daa[ks], t)
-            for k in ks:
-                self.index[(k, t)] = self.count
-                self.count += 1
+        if self.fixed:
+            raise RuntimeError(f"propagator bank built for other intervals: {len(missing)} missing")
+        keys = sorted(missing, key=lambda kt: (kt[1], kt[0]))
+        self._reserve(len(keys))
+        build_propagators(self.grid, self.daa, keys, self._store[self.count:self.count + len(keys)])
+        for key in keys:
+            self.index[key] = self.count
+            self.count += 1
 
     def prepare(self, kidx_list, tau_list) -> None:
         """Build every propagator that a set of members will need, in one allocation."""
-        wanted = set()
-        for kidx, tau in zip(kidx_list, tau_list):
-            wanted.update(zip(np.asarray(kidx).tolist(), np.round(tau, 9).tolist()))
-        self._build(wanted)
+        self._build(set(bank_keys(zip(kidx_list, tau_list))))
 
 
 def run_member(grid: Grid, f0: np.ndarray, daa_stack: np.ndarray, seg_profile: np.ndarray,

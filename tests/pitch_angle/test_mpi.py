@@ -72,3 +72,59 @@ def test_hub_counts_every_workers_progress_and_funnels_writes(comm):
     if comm.Get_rank() == 0:
         assert progress.done == 3 * comm.Get_size()
         assert sorted(w[1] for w in written) == [(r, i) for r in range(comm.Get_size()) for i in range(3)]
+
+
+def test_shared_bank_is_one_copy_per_node_built_in_slices(comm, shared_dir):
+    """The node's ranks see one window (a write by one rank is read by all), rank 0 of the node
+    holds all its bytes, the slices cover every key once, and every matrix is bitwise the one a
+    private bank builds for the same key."""
+    from hpcbelt.parallel import NodeShared
+    from hpcbelt.pitch_angle.solver import PropagatorBank
+
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        make_study(d, method="exact", dalpha=6.0, days=0.5, members=comm.Get_size() + 2)
+    comm.Barrier()
+    study = root_decides(comm, lambda: load_study(d / "study.toml"))
+    node = NodeShared(comm)
+    assert node.available and node.node_size == comm.Get_size()      # one machine = one node
+    probe = node.allocate((4,))
+    if node.node_rank == node.node_size - 1:
+        probe[:] = 7.0
+    node.publish()
+    assert (probe == 7.0).all()
+    queues = deal(study.work_items(), comm.Get_size())
+    banks = driver._node_banks(study, node, queues)
+    sizes = [w.Shared_query(0)[0].nbytes for w in node._windows]
+    mine = [len(w.Shared_query(node.node_rank)[0]) for w in node._windows]
+    assert sizes[1:] == [b.count * study.grid.n ** 2 * 8 for b in banks.values()]
+    assert all(m == 0 for m in mine) or node.node_rank == 0          # only node rank 0 allocates
+    for e, bank in banks.items():
+        slices = comm.allgather(node.part(bank.count))
+        assert slices[0][0] == 0 and slices[-1][1] == bank.count
+        assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
+        keys = sorted(bank.index, key=bank.index.get)
+        private = PropagatorBank(study.grid, study.profiles)
+        rows = private.rows(np.array([k for k, _ in keys]), np.array([t for _, t in keys]))
+        np.testing.assert_array_equal(bank.matrices, private.matrices[rows])
+    node.free()
+
+
+def test_private_banks_give_the_same_file_with_one_warning(comm, shared_dir, monkeypatch, capsys):
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        make_study(d, method="exact", dalpha=6.0, days=0.5, members=comm.Get_size() + 1)
+    comm.Barrier()
+    study = root_decides(comm, lambda: load_study(d / "study.toml"))
+    driver.run(study, comm, d / "shared.h5", quiet=True)
+    capsys.readouterr()
+    monkeypatch.setenv("HPCBELT_SHARED_BANK", "0")
+    driver.run(study, comm, d / "private.h5", quiet=True)
+    err = capsys.readouterr().err
+    warnings = [ln for ln in err.splitlines() if "propagator banks are not shared" in ln]
+    assert len(warnings) == (1 if comm.Get_rank() == 0 else 0), err
+    assert "HPCBELT_SHARED_BANK=0" in "".join(warnings) or comm.Get_rank() != 0
+    with h5py.File(d / "shared.h5", "r") as a, h5py.File(d / "private.h5", "r") as b:
+        for ex in study.experiments:
+            for name in ("f", "daa_integral", "profile_index", "member_checksum"):
+                np.testing.assert_array_equal(a[ex.name][name][()], b[ex.name][name][()])

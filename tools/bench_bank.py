@@ -1,0 +1,125 @@
+#!/usr/bin/env python
+"""Propagator banks of the exact method: build time and memory per node, shared against private.
+
+For 1, 2, 4 and 8 ranks on this node (oversubscribed beyond the cores), one experiment of
+inputs/watt2021.toml (default drand_2min: 2,377 profiles x 120 s) is set up the way
+``hpcbelt run`` sets it up:
+
+  shared   the node's ranks allocate one bank in an MPI-3 shared window and each builds a slice
+  private  every rank builds the bank its own members need (HPCBELT_SHARED_BANK=0)
+
+Printed per case: wall time of the set-up (slowest rank), matrices built per rank, the node's
+memory for the banks (sum over ranks of the growth of the proportional set size, PSS, which
+counts a shared page once per node, not once per rank), and the build rate in GFlop/s of the
+products exp(A tau) = (M^-1/2 Q e^(w tau)) (Q^T M^1/2) next to a large dgemm measured in the same
+run.  Usage:  .venv/bin/python tools/bench_bank.py [--ranks 1,2,4,8] [--experiment drand_2min]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def pss_bytes() -> int:
+    with open("/proc/self/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def worker(study_path: str, experiment: str, mode: str) -> None:
+    from mpi4py import MPI
+
+    from hpcbelt import parallel
+    from hpcbelt.pitch_angle import driver
+    from hpcbelt.pitch_angle.study import load_study
+
+    comm = MPI.COMM_WORLD
+    study = load_study(study_path, experiments=[experiment])
+    queues = parallel.deal(study.work_items(), comm.Get_size())
+    before = pss_bytes()
+    comm.Barrier()
+    t0 = time.perf_counter()
+    node = parallel.NodeShared(comm) if mode == "shared" else None
+    if node is not None and node.available:
+        banks = driver._node_banks(study, node, queues)
+        built = node.part(banks[0].count)
+        n_built = built[1] - built[0]
+        count = banks[0].count
+    else:
+        bank = driver._propagators_for(study, 0, queues[comm.Get_rank()])
+        n_built = count = bank.count
+    comm.Barrier()
+    wall = time.perf_counter() - t0
+    grown = pss_bytes() - before
+    rows = comm.gather((n_built, count, grown), root=0)
+    if node is not None:
+        node.free()
+    if comm.Get_rank() == 0:
+        print(json.dumps({"wall_s": wall, "built": [r[0] for r in rows], "bank_rows": rows[0][1],
+                          "node_bytes": sum(r[2] for r in rows)}), flush=True)
+
+
+def dgemm_rate(n: int = 2000) -> float:
+    import numpy as np
+
+    a = np.random.default_rng(0).random((n, n))
+    a @ a
+    t = time.perf_counter()
+    a @ a
+    return 2 * n ** 3 / (time.perf_counter() - t) / 1e9
+
+
+def small_product_rate(n: int = 91, count: int = 2000) -> float:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a, b, c = rng.random((count, n, n)), rng.random((count, n, n)), np.empty((n, n))
+    t = time.perf_counter()
+    for k in range(count):
+        np.matmul(a[k], b[k], out=c)
+    return 2 * n ** 3 * count / (time.perf_counter() - t) / 1e9
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ranks", default="1,2,4,8")
+    p.add_argument("--study", default=str(ROOT / "inputs" / "watt2021.toml"))
+    p.add_argument("--experiment", default="drand_2min")
+    p.add_argument("--worker", choices=("shared", "private"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.study, args.experiment, args.worker)
+        return 0
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    print(f"dgemm 2000^3 on one core: {dgemm_rate():.1f} GFlop/s; "
+          f"one 91 x 91 product at a time: {small_product_rate():.1f} GFlop/s")
+    print(f"{'ranks':>5} {'mode':>8} {'set-up s':>9} {'matrices/rank':>14} {'bank MB/node':>13}")
+    for n in (int(x) for x in args.ranks.split(",")):
+        for mode in ("shared", "private") if n > 1 else ("private",):
+            out = subprocess.run(["mpirun", "-n", str(n), sys.executable, __file__, "--worker", mode,
+                                  "--study", args.study, "--experiment", args.experiment],
+                                 env=dict(env, HPCBELT_SHARED_BANK="1" if mode == "shared" else "0"),
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(f"bench_bank: mpirun -n {n} ({mode}) failed:\n{out.stderr}")
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{n:>5} {mode:>8} {r['wall_s']:>9.2f} {max(r['built']):>14,} "
+                  f"{r['node_bytes'] / 1e6:>13.0f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
