@@ -3,8 +3,11 @@
 Modes (chosen by :func:`io_mode`):
 
 ``mpio``    h5py built with MPI: every rank opens the file with the mpio driver; metadata
-            (datasets, attributes, dimension scales) is created collectively and each rank
-            writes its own members' slabs independently.
+            (datasets, attributes, dimension scales) is created collectively.  The slabs of
+            one round of work items are written as collective operations at the end of the
+            round (ranks without an item join with an empty selection), dataset by dataset
+            in an order that keeps every rank's own order (data, then checksum, then done
+            flag); ``HPCBELT_WRITES=independent`` writes each slab at once, independently.
 ``funnel``  h5py without MPI (or HPCBELT_IO=funnel): rank 0 alone opens the file and the
             other ranks send their slabs to it through :class:`hpcbelt.parallel.Hub`.
             Slower for big runs; one warning line says so.
@@ -170,6 +173,64 @@ def provenance(comm, mode: str) -> dict:
     return comm.bcast(info, root=0)
 
 
+def write_mode() -> str:
+    """'collective' (default) or 'independent': how mpio ranks write their slabs (HPCBELT_WRITES)."""
+    mode = os.environ.get("HPCBELT_WRITES", "").strip().lower() or "collective"
+    if mode not in ("collective", "independent"):
+        raise InputError(f"environment HPCBELT_WRITES={mode!r}: expected collective or independent")
+    return mode
+
+
+def _hyperslab(shape: tuple, selection):
+    """(start, count) of a selection made of integers and full slices, or None for anything else."""
+    sel = selection if isinstance(selection, tuple) else (selection,)
+    if not shape or len(sel) > len(shape):
+        return None
+    start, count = [], []
+    for dim, s in zip(shape, sel + (slice(None),) * (len(shape) - len(sel))):
+        if isinstance(s, slice) and s == slice(None):
+            start.append(0)
+            count.append(dim)
+        elif isinstance(s, (int, np.integer)) and 0 <= int(s) < dim:
+            start.append(int(s))
+            count.append(1)
+        else:
+            return None
+    return tuple(start), tuple(count)
+
+
+def write_order(sequences: list[list[str]]) -> list[str]:
+    """One order of dataset names that keeps the order of every rank's own sequence.
+
+    A topological order of the union (each sequence's consecutive names are edges), ties
+    broken by name so every rank computes the same list; a pair written in opposite orders by
+    two ranks (never by the drivers) is an error.
+    """
+    after: dict[str, set] = {}
+    before_count: dict[str, int] = {}
+    for seq in sequences:
+        for name in seq:
+            after.setdefault(name, set())
+            before_count.setdefault(name, 0)
+        for a, b in zip(seq, seq[1:]):
+            if a != b and b not in after[a]:
+                after[a].add(b)
+                before_count[b] += 1
+    ready = sorted(n for n, c in before_count.items() if c == 0)
+    order = []
+    while ready:
+        name = ready.pop(0)
+        order.append(name)
+        for b in sorted(after[name]):
+            before_count[b] -= 1
+            if before_count[b] == 0:
+                ready.append(b)
+        ready.sort()
+    if len(order) != len(after):
+        raise RuntimeError("ranks write datasets in contradicting orders: " + ", ".join(sorted(after)))
+    return order
+
+
 def io_mode_announced(comm) -> str:
     """:func:`io_mode`, with the one warning line when h5py's lack of MPI forces funnelling."""
     mode = io_mode(comm)
@@ -223,6 +284,11 @@ class RunFile:
         self.io_error: str | None = None
         # the channel funnelled writes (and the rounds loop's progress) travel through
         self.hub = Hub(comm, None, on_write=self.write)
+        # mpio, collective: this round's (dataset, selection, array), written by end_round()
+        self.collective = mode == "mpio" and comm.Get_size() > 1 and write_mode() == "collective"
+        self._round: list[tuple[str, object, object]] = []
+        if self.collective:
+            self.hub.round_done = self.end_round      # run_rounds calls it after every round
 
     def _failed(self, exc: BaseException, doing: str) -> None:
         """Record this rank's first I/O error and ask every rank to stop after this round.
@@ -255,8 +321,72 @@ class RunFile:
         """Write ``array`` to ``dset[selection]`` from any rank, whatever the I/O mode."""
         if self.mode == "funnel":
             self.hub.write(dset, selection, array)
+        elif self.collective:
+            self._round.append((dset, selection, array))
         else:
             self.write(dset, selection, array)
+
+    def end_round(self) -> None:
+        """Write this round's buffered slabs (collective over the ranks; mpio, collective mode).
+
+        Every rank calls this after every round, with or without an item (:func:`run_rounds`
+        does, through ``hub.round_done``), and :meth:`finish` once more.  The ranks exchange
+        the names they hold, agree on one order (:func:`write_order`), and write dataset by
+        dataset: one collective H5Dwrite per dataset (and per repeated write to it), an empty
+        selection on ranks with nothing for it.  A dataset that cannot be written that way (a
+        scalar, a string, a selection other than integers and full slices, on any rank) is
+        written independently by the ranks that hold data for it, at its place in the order.
+        After an I/O error a rank keeps joining the collectives with empty selections, so no
+        rank waits for it; the error is agreed at the next round (:meth:`_failed`).
+        """
+        if not self.collective:
+            return
+        mine, self._round = self._round, []
+        shapes = {}
+        for name, sel, _ in mine:
+            if name not in shapes:
+                shapes[name] = self.h5[name]
+        ok = [bool(shapes[name].dtype.kind in "iufb" and _hyperslab(shapes[name].shape, sel))
+              for name, sel, _ in mine]
+        held = self.comm.allgather([(name, flag) for (name, _, _), flag in zip(mine, ok)])
+        order = write_order([[name for name, _ in seq] for seq in held])
+        together = {}
+        for seq in held:
+            for name, flag in seq:
+                together[name] = together.get(name, True) and flag
+        calls = {name: max(sum(1 for n, _ in seq if n == name) for seq in held) for name in order}
+        for name in order:
+            entries = [(sel, arr) for n, sel, arr in mine if n == name]
+            if not together[name]:
+                for sel, arr in entries:
+                    self.write(name, sel, arr)
+                continue
+            dset = self.h5[name]
+            for i in range(calls[name]):
+                entry = entries[i] if i < len(entries) and self.io_error is None else None
+                self._write_collective(name, dset, entry)
+
+    def _write_collective(self, name: str, dset, entry) -> None:
+        """One collective H5Dwrite of ``entry`` = (selection, array), or of nothing (None)."""
+        import h5py
+
+        try:
+            dxpl = h5py.h5p.create(h5py.h5p.DATASET_XFER)
+            dxpl.set_dxpl_mpio(h5py.h5fd.MPIO_COLLECTIVE)
+            fspace = dset.id.get_space()
+            if entry is None:
+                fspace.select_none()
+                mspace = h5py.h5s.create_simple((1,))
+                mspace.select_none()
+                buf = np.zeros(1, dset.dtype)
+            else:
+                start, count = _hyperslab(dset.shape, entry[0])
+                fspace.select_hyperslab(start, count)
+                buf = np.ascontiguousarray(np.asarray(entry[1], dtype=dset.dtype).reshape(count))
+                mspace = h5py.h5s.create_simple(count)
+            dset.id.write(mspace, fspace, buf, dxpl=dxpl)
+        except OSError as exc:
+            self._failed(exc, f"writing {name}")
 
     @classmethod
     def open_run(cls, path, comm, *, resume: bool, kind: str, study, layout_version: int,
@@ -280,6 +410,7 @@ class RunFile:
         """
         from .errors import RunInterrupted
 
+        self.end_round()              # anything put outside the rounds loop (collective)
         failure = self._agreed_failure()
         if failure is not None:
             self._shut()

@@ -57,7 +57,8 @@ def run_rounds(comm, queues: list[list], work: Callable[[Any], None], *, label: 
     round, so nobody waits in a collective the others never reach.  After each item
     ``after_item()`` runs (e.g. pushing the item's data to disk) and one unit of progress goes to
     rank 0's bar.  ``hub`` carries that progress (and, in funnel I/O, the data); it is drained
-    here before returning.
+    here before returning.  Its ``round_done()``, when set, runs on every rank after every
+    round, with or without an item (the run file's collective writes of the round).
     """
     rank = comm.Get_rank()
     mine = queues[rank]
@@ -80,6 +81,8 @@ def run_rounds(comm, queues: list[list], work: Callable[[Any], None], *, label: 
                 if after_item is not None:
                     after_item()
                 hub.advance(1)
+            if hub.round_done is not None:
+                hub.round_done()
         hub.finish()
     remaining = comm.allreduce(len(mine) - ran)
     return Rounds(stopped, int(remaining), int(total))
@@ -232,7 +235,8 @@ class Hub:
     Workers post non-blocking messages (progress counts, and in funnel mode the data to write);
     rank 0 drains them whenever it calls :meth:`poll`, and :meth:`finish` on rank 0 keeps
     draining until every worker has said it is done.  ``on_write(path, selection, array)`` is
-    called on rank 0 for funnelled writes.
+    called on rank 0 for funnelled writes; ``round_done()``, if given, by :func:`run_rounds` on
+    every rank after every round.
     """
 
     def __init__(self, comm, progress: Progress | None, on_write: Callable | None = None):
@@ -244,6 +248,7 @@ class Hub:
         self.size = comm.Get_size()
         self.progress = progress
         self.on_write = on_write
+        self.round_done: Callable[[], None] | None = None
         self._pending: list = []
         self._finished = 0
         self._closed = False

@@ -85,3 +85,31 @@ def test_consecutive_hubs_never_take_each_others_messages(comm):
     if comm.Get_rank() == 0:
         assert first.progress.done == size
         assert second.progress.done == 3 * size
+
+
+def test_write_order_keeps_every_ranks_order_and_is_the_same_everywhere():
+    from hpcbelt.output import write_order
+
+    a = ["e1/f", "e1/daa", "e1/checksum", "e1/done"]
+    b = ["e2/f", "e2/daa", "e2/checksum", "e2/done"]
+    for seqs in ([a, b], [b, a], [a, [], b], [a, a, b]):
+        order = write_order(seqs)
+        assert sorted(order) == sorted(set(a + b))
+        for seq in seqs:
+            pos = [order.index(n) for n in seq]
+            assert pos == sorted(pos)
+    assert write_order([a, b]) == write_order([b, a])
+    with pytest.raises(RuntimeError, match="contradicting"):
+        write_order([["x", "y"], ["y", "x"]])
+
+
+def test_hyperslab_of_integer_and_full_slice_selections():
+    from hpcbelt.output import _hyperslab
+
+    assert _hyperslab((5, 3, 4), (2, slice(None), slice(None))) == ((2, 0, 0), (1, 3, 4))
+    assert _hyperslab((5, 3), 4) == ((4, 0), (1, 3))
+    assert _hyperslab((5,), 0) == ((0,), (1,))
+    assert _hyperslab((7, 2), (slice(None), slice(None))) == ((0, 0), (7, 2))
+    for bad in ((5,), (slice(1, 3),), (-1,), (0, 0, 0)):
+        assert _hyperslab((5, 3), bad) is None
+    assert _hyperslab((), ()) is None                       # scalars are written independently
