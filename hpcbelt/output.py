@@ -199,35 +199,43 @@ def _hyperslab(shape: tuple, selection):
     return tuple(start), tuple(count)
 
 
-def write_order(sequences: list[list[str]]) -> list[str]:
-    """One order of dataset names that keeps the order of every rank's own sequence.
+def write_order(sequences: list[list[str]]) -> list[tuple[str, int]]:
+    """One order of the writes of all ranks that keeps the order of every rank's own sequence.
 
-    A topological order of the union (each sequence's consecutive names are edges), ties
-    broken by name so every rank computes the same list; a pair written in opposite orders by
-    two ranks (never by the drivers) is an error.
+    A write is (dataset name, j): the j-th write of that rank to that dataset, so a name
+    written several times in a round (the PDE's frames) is several writes, each matched across
+    ranks.  A topological order of the union (each sequence's consecutive writes are edges),
+    ties broken by (name, j) so every rank computes the same list; two ranks writing a pair in
+    opposite orders (never done by the drivers) is an error.
     """
-    after: dict[str, set] = {}
-    before_count: dict[str, int] = {}
+    after: dict[tuple[str, int], set] = {}
+    before_count: dict[tuple[str, int], int] = {}
     for seq in sequences:
+        seen: dict[str, int] = {}
+        nodes = []
         for name in seq:
-            after.setdefault(name, set())
-            before_count.setdefault(name, 0)
-        for a, b in zip(seq, seq[1:]):
-            if a != b and b not in after[a]:
-                after[a].add(b)
-                before_count[b] += 1
+            nodes.append((name, seen.get(name, 0)))
+            seen[name] = seen.get(name, 0) + 1
+        for node in nodes:
+            after.setdefault(node, set())
+            before_count.setdefault(node, 0)
+        for x, y in zip(nodes, nodes[1:]):
+            if y not in after[x]:
+                after[x].add(y)
+                before_count[y] += 1
     ready = sorted(n for n, c in before_count.items() if c == 0)
     order = []
     while ready:
-        name = ready.pop(0)
-        order.append(name)
-        for b in sorted(after[name]):
-            before_count[b] -= 1
-            if before_count[b] == 0:
-                ready.append(b)
+        node = ready.pop(0)
+        order.append(node)
+        for y in after[node]:
+            before_count[y] -= 1
+            if before_count[y] == 0:
+                ready.append(y)
         ready.sort()
     if len(order) != len(after):
-        raise RuntimeError("ranks write datasets in contradicting orders: " + ", ".join(sorted(after)))
+        raise RuntimeError("ranks write datasets in contradicting orders: "
+                           + ", ".join(sorted({n for n, _ in after})))
     return order
 
 
@@ -354,17 +362,14 @@ class RunFile:
         for seq in held:
             for name, flag in seq:
                 together[name] = together.get(name, True) and flag
-        calls = {name: max(sum(1 for n, _ in seq if n == name) for seq in held) for name in order}
-        for name in order:
+        for name, j in order:
             entries = [(sel, arr) for n, sel, arr in mine if n == name]
+            entry = entries[j] if j < len(entries) else None
             if not together[name]:
-                for sel, arr in entries:
-                    self.write(name, sel, arr)
+                if entry is not None:
+                    self.write(name, *entry)
                 continue
-            dset = self.h5[name]
-            for i in range(calls[name]):
-                entry = entries[i] if i < len(entries) and self.io_error is None else None
-                self._write_collective(name, dset, entry)
+            self._write_collective(name, self.h5[name], entry if self.io_error is None else None)
 
     def _write_collective(self, name: str, dset, entry) -> None:
         """One collective H5Dwrite of ``entry`` = (selection, array), or of nothing (None)."""

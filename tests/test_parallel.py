@@ -94,11 +94,16 @@ def test_write_order_keeps_every_ranks_order_and_is_the_same_everywhere():
     b = ["e2/f", "e2/daa", "e2/checksum", "e2/done"]
     for seqs in ([a, b], [b, a], [a, [], b], [a, a, b]):
         order = write_order(seqs)
-        assert sorted(order) == sorted(set(a + b))
+        assert sorted(order) == sorted({(n, 0) for n in a + b})
         for seq in seqs:
-            pos = [order.index(n) for n in seq]
+            pos = [order.index((n, 0)) for n in seq]
             assert pos == sorted(pos)
     assert write_order([a, b]) == write_order([b, a])
+    # a dataset written several times in a round (frames) is several ordered writes
+    frames = ["F", "N", "F", "N", "budget", "done"]
+    order = write_order([frames, ["P", "done"]])
+    assert order.index(("F", 1)) > order.index(("N", 0)) and order.index(("done", 0)) > order.index(("budget", 0))
+    assert order.index(("done", 0)) > order.index(("P", 0)) and len(order) == 7
     with pytest.raises(RuntimeError, match="contradicting"):
         write_order([["x", "y"], ["y", "x"]])
 
