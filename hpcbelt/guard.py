@@ -143,6 +143,38 @@ def live_lock(out: str | Path) -> dict | None:
     return info
 
 
+LOCK_FREE = "free"                # no lock file
+LOCK_LIVE = "live"                # held by a process running on this host
+LOCK_STALE = "stale"              # its process (on this host) is gone: the next run removes it
+LOCK_OTHER_HOST = "other host"    # taken on another host: whether its run lives cannot be told here
+LOCK_UNREADABLE = "unreadable"    # a lock file that records no holder
+
+
+def inspect_lock(out: str | Path) -> tuple[str, Path, dict | None]:
+    """(state, lock path, holder) of the lock of run file ``out``; reads, never changes, it.
+
+    ``state`` is one of ``LOCK_FREE``, ``LOCK_LIVE``, ``LOCK_STALE``, ``LOCK_OTHER_HOST`` and
+    ``LOCK_UNREADABLE``; the holder is what the lock file records (None without a lock).
+    """
+    import socket
+
+    path = lock_path(out)
+    info = read_lock(path)
+    if info is None:
+        return LOCK_FREE, path, None
+    if not info:
+        return LOCK_UNREADABLE, path, info
+    if info.get("host") != socket.gethostname():
+        return LOCK_OTHER_HOST, path, info
+    if lock_is_stale(info):
+        return LOCK_STALE, path, info
+    try:
+        int(info["pid"])
+    except (KeyError, TypeError, ValueError):
+        return LOCK_UNREADABLE, path, info
+    return LOCK_LIVE, path, info
+
+
 class RunLock:
     """The single-writer lock of one run file, held by one process (rank 0 of ``hpcbelt run``)."""
 

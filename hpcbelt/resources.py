@@ -69,3 +69,37 @@ def propagator_bank_bytes(n_alpha: int, n_profiles: int, n_lengths: int) -> int:
 def grid_bytes(n_alpha: int) -> int:
     """The exact method's eigen-decomposition of one n x n operator (a few n x n work arrays)."""
     return 4 * n_alpha * n_alpha * F8
+
+
+# --- the drift-diffusion study (hpcbelt/drift) --------------------------------------------
+
+def drift_pde_bytes(n_L: float, n_mlt: float, n_probes: int) -> float:
+    """Rank 0's PDE on an n_L x n_mlt grid: the initial F, the solver's state (F, its bonds:
+    two int64 and two float64 per cell upward, one along the ring), six CG work vectors, the
+    fixed-frame copy written at every output and its temporaries, and one weight array per probe."""
+    return (20 + n_probes) * n_L * n_mlt * F8
+
+
+def drift_series_bytes(n_time: float, n_probes: int) -> float:
+    """The per-output series every solver keeps in memory: times, number and edge losses of
+    the PDE and the radial solver, and each probe's series."""
+    return (8 + n_probes) * n_time * F8
+
+
+def drift_permutation_bytes(n_particles: float, n_rec: float, n_bin_cells: float, n_probes: int,
+                            n_updates: float, keep_positions: bool) -> float:
+    """One permutation of the test-particle experiment while it runs: the positions (float64,
+    and their float32 copy when kept), the sampled starts, the binned F (float64, float32 and a
+    temporary), the probe series, the sequence of w with its permutation, and the integration
+    schedule (one interval per update of w or recording, a dozen arrays of them)."""
+    positions = n_particles * n_rec * 2 * (F8 + (4 if keep_positions else 0))
+    starts = 6 * n_particles * F8
+    binned = 3 * n_rec * n_bin_cells * F8 + 2 * n_probes * n_rec * F8
+    sequence = 5 * n_updates * F8
+    schedule = 12 * (n_rec + n_updates) * F8
+    return positions + starts + binned + sequence + schedule
+
+
+def work_list_bytes(n_items: float) -> float:
+    """A work queue of ``n_items`` entries (a small tuple and its bookkeeping each)."""
+    return 200.0 * n_items

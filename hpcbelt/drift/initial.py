@@ -61,7 +61,11 @@ def from_file(grid, path, dataset="F", time_index=-1):
         with h5py.File(path, "r") as f:
             if dataset not in f:
                 raise ValueError(f"{path} has no dataset {dataset!r}")
-            F = np.asarray(f[dataset][...], dtype=float)
+            d = f[dataset]
+            # one time of a (time, L, mlt) history is read, not the whole history
+            if d.ndim == 3 and not -d.shape[0] <= time_index < d.shape[0]:
+                raise ValueError(f"{path}:{dataset} has {d.shape[0]} times, no time_index {time_index}")
+            F = np.asarray(d[time_index] if d.ndim == 3 else d[...], dtype=float)
             parent = dataset.rsplit("/", 1)[0] if "/" in dataset else ""
 
             def coord(name):
@@ -74,8 +78,6 @@ def from_file(grid, path, dataset="F", time_index=-1):
             mlt = coord("mlt_h")
     except OSError as exc:
         raise ValueError(f"cannot read HDF5 file {path}: {exc}") from None
-    if F.ndim == 3:
-        F = F[time_index]
     if F.shape != (Lg.size, mlt.size):
         raise ValueError(f"{path}:{dataset} has shape {F.shape}, expected "
                          f"(len(L_grid), len(mlt_h)) = ({Lg.size}, {mlt.size})")

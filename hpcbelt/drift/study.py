@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, positive, validate
+from .. import resources
+from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, validate
 from ..errors import InputError
 from ..lmlt import BOUNDARY_KINDS, INJECTION_REGIONS, PAPER_PROBE, PAPER_PROBE_NAME, Box, Grid
 from . import coefficients as co
@@ -29,12 +30,40 @@ from . import initial as ic
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
 
 
-def _L(v):
-    return None if v > 1.0 else "expected L > 1"
+def within(name: str, lo: float, hi: float, *, above: bool = False, unit: str = ""):
+    """A schema check ``lo <= value <= hi`` (``lo < value`` with ``above``) whose message names
+    the key and its range, e.g. 'expected 1 < L_min <= 100'."""
+    op = "<" if above else "<="
+
+    def check(v):
+        if (lo < v if above else lo <= v) and v <= hi:
+            return None
+        return f"expected {lo:g} {op} {name} <= {hi:g}{unit}"
+
+    return check
+
+
+def _L(name: str):
+    # the dipole drift physics holds from the surface (L = 1) out to far beyond the
+    # magnetopause (~10); L = 100 is the pitch-angle study's bound too
+    return within(name, 1.0, L_MAX, above=True)
 
 
 def _mlt(v):
     return None if 0.0 <= v <= 24.0 else "expected an MLT in [0, 24] h"
+
+
+# --- the ranges of the keys (issue 11): generous for any radiation-belt study, and such that
+# every count derived from them (cells, outputs, steps, updates of w) stays a finite number that
+# the memory checks in load_study then bound ------------------------------------------------
+L_MAX = 100.0
+MAX_DURATION_H = 1e5          # 11 years: a solar cycle
+MAX_DURATION_S = MAX_DURATION_H * 3600.0
+MIN_STEP_S = 1e-3             # every step and cadence: with the longest duration at most 3.6e11 of them
+MAX_F = 1e100                 # F^2 (the aggregation's variances) stays far from overflow
+MAX_CELLS_PER_AXIS = 1e6      # n_mlt = 1e6 is 0.09 s of MLT per cell; coarsening and kmax alike
+MAX_PERMUTATIONS = 1e6        # the paper's 200 x 5000; one work-list entry each on every rank
+MAX_PARTICLES = 1e9           # per permutation: the paper's 10,000 x 1e5
 
 
 SCHEMA = {
@@ -43,44 +72,60 @@ SCHEMA = {
                               "from (seed, permutation index) only", check=non_negative),
     "title": Key("str", "", doc="free-text title stored in the output"),
     "physics": {
-        "W_mV_per_m": Key("float", 0.5, "mV/m", "standard deviation W of the potential fluctuation w", check=positive),
-        "update_s": Key("float", 200.0, "s", "update time T of the piecewise-constant w", check=positive),
+        # measured inner-magnetosphere fields are 0.1-10 mV/m (tens in the largest storms); above 1 V/m
+        # nothing is physical, below 1 nV/m K (~ W^2) heads for underflow
+        "W_mV_per_m": Key("float", 0.5, "mV/m", "standard deviation W of the potential fluctuation w",
+                          check=within("W_mV_per_m", 1e-6, 1e3, unit=" mV/m")),
+        # from 1 ms to ~4 months: longer than any fluctuation model's correlation time
+        "update_s": Key("float", 200.0, "s", "update time T of the piecewise-constant w",
+                        check=within("update_s", MIN_STEP_S, 1e7, unit=" s")),
+        # 1 eV to 10 GeV, the pitch-angle study's 1e-6 <= energy_MeV <= 1e4
         "energy_keV": Key("float", 200.0, "keV", "electron kinetic energy at L_energy (fixes the first invariant)",
-                          check=positive),
-        "L_energy": Key("float", 3.0, "", "L where energy_keV is given", check=_L),
+                          check=within("energy_keV", 1e-3, 1e7, unit=" keV")),
+        "L_energy": Key("float", 3.0, "", "L where energy_keV is given", check=_L("L_energy")),
         "corotation": Key("bool", True, doc="include corotation in the drift frequency"),
-        "earth_radius_km": Key("float", 6370.0, "km", "Earth radius R_E (the paper's 6370 km)", check=positive),
-        "B_E_nT": Key("float", 30000.0, "nT", "equatorial surface field B_E", check=positive),
+        # the pitch-angle study's range: any magnetised planet
+        "earth_radius_km": Key("float", 6370.0, "km", "Earth radius R_E (the paper's 6370 km)",
+                               check=within("earth_radius_km", 1e3, 1e6, unit=" km")),
+        # Mercury's ~200 nT to Jupiter's 4.2e5 nT, with a margin
+        "B_E_nT": Key("float", 30000.0, "nT", "equatorial surface field B_E",
+                      check=within("B_E_nT", 1.0, 1e7, unit=" nT")),
     },
     "grid": {
-        "L_min": Key("float", 2.0, "", "inner edge of the (L, MLT) domain", check=_L),
-        "L_max": Key("float", 8.0, "", "outer edge of the domain", check=_L),
-        "dL": Key("float", 0.025, "", "cell width in L; (L_max - L_min) / dL must be an integer", check=positive),
+        "L_min": Key("float", 2.0, "", "inner edge of the (L, MLT) domain", check=_L("L_min")),
+        "L_max": Key("float", 8.0, "", "outer edge of the domain", check=_L("L_max")),
+        "dL": Key("float", 0.025, "", "cell width in L; (L_max - L_min) / dL must be an integer",
+                  check=within("dL", 1e-6, L_MAX - 1.0)),
         "n_mlt": Key("int", 288, "", "MLT cells over 24 h (288 = 5 min of MLT)",
-                     check=lambda v: None if v >= 4 else "expected at least 4"),
+                     check=within("n_mlt", 4, MAX_CELLS_PER_AXIS)),
         "boundary_L_min": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_min one cell inside) "
                                                   "or 'zero_flux'", choices=BOUNDARY_KINDS),
         "boundary_L_max": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_max one cell outside) "
                                                   "or 'zero_flux'", choices=BOUNDARY_KINDS),
-        "F_L_min": Key("float", 0.0, "", "F beyond the inner edge (0 = absorbing)", check=non_negative),
-        "F_L_max": Key("float", 0.0, "", "F beyond the outer edge (0 = absorbing)", check=non_negative),
+        "F_L_min": Key("float", 0.0, "", "F beyond the inner edge (0 = absorbing)",
+                       check=within("F_L_min", 0.0, MAX_F)),
+        "F_L_max": Key("float", 0.0, "", "F beyond the outer edge (0 = absorbing)",
+                       check=within("F_L_max", 0.0, MAX_F)),
     },
     "time": {
-        "duration_h": Key("float", 24.0, "h", "simulated time of the PDE (and of the radial solver)", check=positive),
-        "output_every_s": Key("float", 300.0, "s", "output cadence of every solver", check=positive),
+        "duration_h": Key("float", 24.0, "h", "simulated time of the PDE (and of the radial solver)",
+                          check=within("duration_h", 0.0, MAX_DURATION_H, above=True, unit=" h")),
+        "output_every_s": Key("float", 300.0, "s", "output cadence of every solver",
+                              check=within("output_every_s", MIN_STEP_S, MAX_DURATION_S, unit=" s")),
         "dt_s": Key("float", 120.0, "s", "splitting step of the PDE (the drift is exact for any step)",
-                    check=positive),
+                    check=within("dt_s", MIN_STEP_S, MAX_DURATION_S, unit=" s")),
         # the choices are drift.solver.METHODS (not imported here: it loads the numba kernels)
         "method": Key("str", "implicit", doc="y-diffusion: 'implicit' (backward Euler, unconditionally stable) or "
                                              "'explicit' (the paper's; sub-stepped to the positivity limit)",
                       choices=("implicit", "explicit")),
         "kmax": Key("float", 8.0, "MLT cells per ring", "largest slope of the inter-ring stencil (see drift.kernels)",
-                    check=lambda v: None if v >= 1 else "expected kmax >= 1"),
+                    check=within("kmax", 1.0, MAX_CELLS_PER_AXIS)),
     },
     "initial": {
         "kind": Key("str", "injection", doc="initial F", choices=ic.KINDS),
-        "L0": Key("float", optional=True, doc="gaussian_L: centre in L", check=_L),
-        "width": Key("float", optional=True, doc="gaussian_L: standard deviation in L", check=positive),
+        "L0": Key("float", optional=True, doc="gaussian_L: centre in L", check=_L("L0")),
+        "width": Key("float", optional=True, doc="gaussian_L: standard deviation in L",
+                     check=within("width", 1e-6, L_MAX)),
         "path": Key("str", optional=True, doc="file: HDF5 file (relative to the study file) with F [L, mlt] "
                                               "or [time, L, mlt], L_grid and mlt_h"),
         "dataset": Key("str", "F", doc="file: dataset holding F (e.g. 'pde/F' of a previous run)"),
@@ -88,8 +133,8 @@ SCHEMA = {
     },
     "probe": TableList({
         "name": Key("str", doc="probe name"),
-        "L_lo": Key("float", doc="inner L edge", check=_L),
-        "L_hi": Key("float", doc="outer L edge", check=_L),
+        "L_lo": Key("float", doc="inner L edge", check=_L("L_lo")),
+        "L_hi": Key("float", doc="outer L edge", check=_L("L_hi")),
         "mlt_lo_h": Key("float", unit="h", doc="start MLT (the box may wrap through midnight)", check=_mlt),
         "mlt_hi_h": Key("float", unit="h", doc="end MLT", check=_mlt),
     }, doc="(L, MLT) boxes where F is averaged in the measure L^-2 dL dphi; default: the paper's "
@@ -99,24 +144,32 @@ SCHEMA = {
                                           "initial F"),
         "D_LL": Key("str", "drift_averaged", doc="'drift_averaged' (Eq. 21: K L^6 / 2) or 'power_law' "
                                                  "(D0_per_day L^power)", choices=("drift_averaged", "power_law")),
-        "D0_per_day": Key("float", optional=True, unit="1/day", doc="power_law: D_LL at L = 1", check=positive),
-        "power": Key("float", 10.0, doc="power_law: exponent of L"),
+        # Kp-driven laws give 1e-10..1e-4 /day at L = 1; the range leaves D0 L^power finite on any grid
+        "D0_per_day": Key("float", optional=True, unit="1/day", doc="power_law: D_LL at L = 1",
+                          check=within("D0_per_day", 1e-30, 1e6, unit=" 1/day")),
+        # published power laws have 6 to 11 (Eq. 21's drift average: 6)
+        "power": Key("float", 10.0, doc="power_law: exponent of L", check=within("power", -20.0, 20.0)),
         "theta": Key("float", 1.0, doc="1 = backward Euler (non-negative), 0.5 = Crank-Nicolson",
                      check=lambda v: None if 0.5 <= v <= 1 else "expected 0.5 <= theta <= 1"),
-        "dt_s": Key("float", 60.0, "s", "time step", check=positive),
+        "dt_s": Key("float", 60.0, "s", "time step", check=within("dt_s", MIN_STEP_S, MAX_DURATION_S, unit=" s")),
     },
     "particles": {
         "enabled": Key("bool", False, doc="also run the test-particle experiment (needs initial.kind = 'injection')"),
-        "permutations": Key("int", 200, doc="number P of permutations of the w sequence", check=positive),
-        "per_permutation": Key("int", 10000, doc="particles N per permutation", check=positive),
-        "duration_h": Key("float", 18.0, "h", "tracking time (positions every time.output_every_s)", check=positive),
+        "permutations": Key("int", 200, doc="number P of permutations of the w sequence",
+                            check=within("permutations", 1, MAX_PERMUTATIONS)),
+        "per_permutation": Key("int", 10000, doc="particles N per permutation",
+                               check=within("per_permutation", 1, MAX_PARTICLES)),
+        "duration_h": Key("float", 18.0, "h", "tracking time (positions every time.output_every_s)",
+                          check=within("duration_h", 0.0, MAX_DURATION_H, above=True, unit=" h")),
         "dt_max_s": Key("float", 100.0, "s", "largest RK4 step (steps end on every update of w and output)",
-                        check=positive),
+                        check=within("dt_max_s", MIN_STEP_S, MAX_DURATION_S, unit=" s")),
         "coarsen_L": Key("int", 4, doc="per-permutation F is binned on the PDE grid with cells merged by this "
-                                       "factor in L", check=positive),
-        "coarsen_mlt": Key("int", 6, doc="... and by this factor in MLT", check=positive),
+                                       "factor in L", check=within("coarsen_L", 1, MAX_CELLS_PER_AXIS)),
+        "coarsen_mlt": Key("int", 6, doc="... and by this factor in MLT",
+                           check=within("coarsen_mlt", 1, MAX_CELLS_PER_AXIS)),
+        # 1000: far beyond any grid (L <= 100); the cross-check asks for L_escape >= grid.L_max
         "L_escape": Key("float", 15.0, "", "particles beyond this L are dropped (the model blows up far out)",
-                        check=_L),
+                        check=within("L_escape", 1.0, 1e3, above=True)),
         "keep_positions": Key("bool", False, doc="store raw trajectories particles/positions [perm, N, time, 2] "
                                                  "(X, Y in Earth radii; large)"),
     },
@@ -289,6 +342,74 @@ def _divides(total, step, where):
         raise InputError(f"{where}: {step:g} s must divide {total:g} s into a whole number of outputs")
 
 
+def _check_across_keys(doc: dict, src: str) -> None:
+    """The constraints between keys (each key's own range is the schema's): one InputError
+    naming the key to change."""
+    g, t, r, p = doc["grid"], doc["time"], doc["radial"], doc["particles"]
+    if g["L_max"] <= g["L_min"]:
+        raise InputError(f"{src}: grid.L_max: expected a value above L_min = {g['L_min']:g}, got {g['L_max']:g}")
+    duration_s = t["duration_h"] * 3600.0
+    steps = [("time.output_every_s", t["output_every_s"], duration_s, "time.duration_h"),
+             ("time.dt_s", t["dt_s"], duration_s, "time.duration_h")]
+    if r["enabled"]:
+        steps.append(("radial.dt_s", r["dt_s"], duration_s, "time.duration_h"))
+    if p["enabled"]:
+        steps += [("time.output_every_s", t["output_every_s"], p["duration_h"] * 3600.0, "particles.duration_h"),
+                  ("particles.dt_max_s", p["dt_max_s"], p["duration_h"] * 3600.0, "particles.duration_h")]
+    for key, step, total, of in steps:
+        if step > total * (1 + 1e-12):
+            raise InputError(f"{src}: {key}: expected at most {of} ({total:g} s), got {step:g} s")
+    if p["enabled"] and p["L_escape"] < g["L_max"]:
+        raise InputError(f"{src}: particles.L_escape: expected at least grid.L_max = {g['L_max']:g} (particles "
+                         f"inside the grid must not be dropped), got {p['L_escape']:g}")
+    # a probe box must overlap the grid, or its average of F is 0/0 (and the run file "damaged")
+    for i, q in enumerate(doc["probe"] or [asdict(PAPER_PROBE)]):
+        if q["L_hi"] <= g["L_min"] or q["L_lo"] >= g["L_max"]:
+            where = f"probe[{i}].L_lo" if doc["probe"] else f"probe: the default probe (the paper's, {PAPER_PROBE_NAME})"
+            raise InputError(f"{src}: {where}: the box {q['L_lo']:g} <= L <= {q['L_hi']:g} lies outside the grid "
+                             f"{g['L_min']:g} <= L <= {g['L_max']:g}; give [[probe]] boxes inside it")
+
+
+def _check_memory(doc: dict, src: str) -> None:
+    """Refuse a study whose arrays would not fit in this node's available memory, from the keys
+    alone (nothing is allocated yet).  The run file's size is checked against the free disk
+    space when it is created (:meth:`hpcbelt.output.RunFile.create`)."""
+    g, t, p = doc["grid"], doc["time"], doc["particles"]
+    n_probes = max(len(doc["probe"]), 1)
+    n_L = (g["L_max"] - g["L_min"]) / g["dL"]
+    n_mlt = g["n_mlt"]
+    problem = resources.memory_problem(resources.drift_pde_bytes(n_L, n_mlt, n_probes),
+                                       f"the PDE on {n_L:.4g} x {n_mlt} cells (L x MLT)")
+    if problem:
+        raise InputError(f"{src}: {'grid.n_mlt' if n_mlt > n_L else 'grid.dL'}: {problem}")
+    duration_s = t["duration_h"] * 3600.0
+    n_time = resources.count_of_times(duration_s, t["output_every_s"])
+    problem = resources.memory_problem(resources.drift_series_bytes(n_time, n_probes), f"{n_time:,} output times")
+    if problem:
+        raise InputError(f"{src}: time.output_every_s (with duration_h = {t['duration_h']:g}): {problem}")
+    if not p["enabled"]:
+        return
+    p_duration_s = p["duration_h"] * 3600.0
+    n_rec = resources.count_of_times(p_duration_s, t["output_every_s"])
+    n_updates = p_duration_s / doc["physics"]["update_s"] + 1
+    n_bins = max(n_L // p["coarsen_L"], 1) * max(n_mlt // p["coarsen_mlt"], 1)
+    need = resources.drift_permutation_bytes(p["per_permutation"], n_rec, n_bins, n_probes, n_updates,
+                                             p["keep_positions"])
+    problem = resources.memory_problem(
+        need, f"one permutation of {p['per_permutation']:,} particles, {n_rec:,} recordings and "
+              f"{n_updates:,.0f} updates of w")
+    if problem:
+        # name the key behind the largest part
+        parts = {"particles.per_permutation": p["per_permutation"] * n_rec,
+                 "physics.update_s": 2 * n_updates,
+                 "time.output_every_s (particles)": n_rec * (n_bins + 1)}
+        raise InputError(f"{src}: {max(parts, key=parts.get)}: {problem}")
+    problem = resources.memory_problem(resources.work_list_bytes(p["permutations"]),
+                                       f"the work list of {p['permutations']:,} permutations")
+    if problem:
+        raise InputError(f"{src}: particles.permutations: {problem}")
+
+
 # Which key a user changes when the initial condition of each kind cannot be built.
 _INITIAL_KEY = {"injection": "initial.kind", "gaussian_L": "initial.width", "file": "initial.path"}
 
@@ -309,10 +430,10 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
     if experiments is not None:
         raise InputError(f"--experiments: {src} is a drift_diffusion study, which has no [[experiment]] tables")
     raw = apply_overrides(sf.doc, overrides, src)
-    doc = validate(raw, SCHEMA, src)
+    doc = validate(raw, SCHEMA, src)       # types, finite values and each key's range
+    _check_across_keys(doc, src)
+    _check_memory(doc, src)                # before any array is made
     g = doc["grid"]
-    if g["L_max"] <= g["L_min"]:
-        raise InputError(f"{src}: grid.L_max: expected a value above L_min = {g['L_min']:g}, got {g['L_max']:g}")
     try:
         grid = Grid(g["L_min"], g["L_max"], g["dL"], g["n_mlt"])
     except ValueError as exc:
@@ -332,6 +453,9 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         F0 = ic.make_initial(grid, ini)
     except ValueError as exc:
         raise InputError(f"{src}: {_INITIAL_KEY[ini['kind']]}: {exc}") from None
+    except IndexError:
+        raise InputError(f"{src}: initial.time_index: {ini['time_index']} is not a time of "
+                         f"{ini['path']}:{ini['dataset']}") from None
 
     probes = doc["probe"] or [{"name": PAPER_PROBE_NAME, **asdict(PAPER_PROBE)}]
     seen = set()

@@ -123,3 +123,21 @@ def test_paper_study_file_loads():
     assert st.doc["particles"]["permutations"] == 200 and st.doc["particles"]["per_permutation"] == 10000
     assert st.out_t.size == 289 and st.grid.n_L == 240 and st.grid.n_mlt == 288
     assert st.grid.number(st.F0) == pytest.approx((1 / 3.8 - 1 / 7) * 2 * np.pi + (1 / 2.5 - 1 / 3.8) * 3.5 * np.pi / 12)
+
+
+def test_ranges_admit_real_studies(tmp_path):
+    """The key ranges (issue 11) are generous: an inner-belt-to-outer-magnetosphere grid of fine
+    cells, MeV electrons, storm-time fields, fast or slow fluctuations all load."""
+    path = make_study(tmp_path)
+    extremes = [
+        ["grid.L_min=1.05", "grid.L_max=20.05", "grid.dL=0.05", "particles.L_escape=25.0",
+         "physics.energy_keV=1e4", "physics.W_mV_per_m=20.0", "physics.update_s=1.0"],
+        ["physics.energy_keV=1.0", "physics.W_mV_per_m=1e-3", "physics.update_s=7200.0", "time.duration_h=2.0",
+         "time.dt_s=7200.0", "time.output_every_s=7200.0", "particles.enabled=false", "radial.enabled=true",
+         "radial.D_LL=power_law", "radial.D0_per_day=1e-9", "radial.power=10.0", "radial.dt_s=7200.0"],
+        ["physics.B_E_nT=4.2e5", "physics.earth_radius_km=71492.0", "grid.n_mlt=1440", "time.kmax=100.0",
+         "particles.coarsen_mlt=30", "particles.permutations=1000", "particles.per_permutation=100000"],
+    ]
+    for overrides in extremes:
+        st = load_study(path, overrides)
+        assert st.grid.n_L * st.grid.n_mlt == st.F0.size

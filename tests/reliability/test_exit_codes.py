@@ -1,9 +1,12 @@
 """Issue 11, class 7: exit codes a script can trust.  ``hpcbelt status RUN.h5`` says 0 complete,
-75 interrupted or unfinished (resume with --restart), 2 not a run file; the job templates decide
-from it rather than from the launcher's code (mpirun exits 1 when it is itself sent SIGTERM or
-SIGINT although every rank checkpointed and exited 75).  Real runs under ``mpirun -n 3``, real
+3 running (the run's lock is held by a live process, or by one on another host), 75 interrupted
+or unfinished (resume with --restart; the stale lock of a killed run is named), 2 not a run
+file; the job templates decide from it rather than from the launcher's code (mpirun exits 1
+when it is itself sent SIGTERM or SIGINT although every rank checkpointed and exited 75).  Under
+``mpirun -n 3`` verify and status print their lines once.  Real runs under ``mpirun -n 3``, real
 signals; the template function runs in bash with a stand-in for ``scontrol`` (no Slurm needed)."""
 
+import json
 import os
 import signal
 import stat
@@ -14,6 +17,8 @@ from pathlib import Path
 
 import h5py
 import pytest
+
+from hpcbelt import guard
 
 ROOT = Path(__file__).resolve().parents[2]
 JOB_SH = ROOT / "jobs" / "hpcbelt_job.sh"
@@ -132,16 +137,80 @@ def test_status_complete_interrupted_and_not_a_run_file(tmp_path, bin_dir):
         assert r.stderr.startswith(f"hpcbelt: error: {path}: ")
 
 
-def test_status_of_a_killed_run_is_resumable(tmp_path, bin_dir):
-    """kill -9 leaves status "running": resumable (75), and --restart completes it."""
-    s = study(tmp_path, members=8, pause=0.3)
+def test_status_of_a_running_then_killed_run(tmp_path, bin_dir):
+    """A real run holds its lock: status says running (3), once and with the same code on 3
+    ranks too.  After kill -9 the lock is stale: resumable (75), the stale lock named."""
+    s = study(tmp_path, members=40, pause=0.5)           # 20 s if left alone: killed long before
     out = tmp_path / "run.h5"
     p = subprocess.Popen([str(bin_dir / "hpcbelt"), "run", str(s), "-o", str(out), "--quiet"], env=env())
-    wait_for_members(out, 2)
-    p.kill()
-    p.wait(timeout=30)
+    try:
+        wait_for_members(out, 2)
+        holder = guard.read_lock(guard.lock_path(out))
+        assert holder["pid"] == p.pid
+        r = hpcbelt(bin_dir, "status", out)
+        assert r.returncode == 3, r.stdout + r.stderr
+        (line,) = r.stdout.splitlines()
+        assert line.startswith(f"{out}: running: the lock {guard.lock_path(out)} is held by a live process "
+                               f"(host {holder['host']}, PID {p.pid}, started {holder['start_time']}"), line
+        r = hpcbelt(bin_dir, "status", out, ranks=3)
+        assert r.returncode == 3 and r.stdout.splitlines() == [line], r.stdout + r.stderr
+        assert p.poll() is None, "the run ended before it was killed: make it longer"
+    finally:
+        p.kill()                                          # SIGKILL: the lock stays behind
+        p.wait(timeout=30)
+    assert guard.lock_path(out).exists()
     r = hpcbelt(bin_dir, "status", out)
-    assert r.returncode == 75 and r.stdout.startswith(f"{out}: running: "), r.stdout + r.stderr
+    assert r.returncode == 75, r.stdout + r.stderr
+    (line,) = r.stdout.splitlines()
+    assert line.startswith(f"{out}: running: ") and "resume with 'hpcbelt run --restart'" in line, line
+    assert line.endswith(f"; the lock {guard.lock_path(out)} is stale (its run, host {holder['host']}, PID {p.pid}, "
+                         f"started {holder['start_time']}, is gone) and will be recovered by --restart"), line
+    r = hpcbelt(bin_dir, "status", out, ranks=3)
+    assert r.returncode == 75 and r.stdout.splitlines() == [line], r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def complete_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("complete")
+    out = d / "run.h5"
+    cmd = [sys.executable, str(ROOT / "tests" / "studies" / "run_decay.py"), "run", str(study(d, 6, 0.0)),
+           "-o", str(out), "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=120)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_lock_of_another_host_cannot_be_judged(tmp_path, bin_dir, complete_run):
+    out = tmp_path / "run.h5"
+    out.write_bytes(complete_run.read_bytes())
+    lock = guard.lock_path(out)
+    lock.write_text(json.dumps({"host": "elsewhere.example", "pid": 4242, "start_time": "2024-05-01T10:00:00+00:00",
+                                "launcher": {"SLURM_JOB_ID": "77"}}))
+    r = hpcbelt(bin_dir, "status", out)
+    assert r.returncode == 3, r.stdout + r.stderr
+    (line,) = r.stdout.splitlines()
+    assert line.startswith(f"{out}: lock {lock} held by host elsewhere.example, pid 4242: cannot tell from here "
+                           "whether it is alive (host elsewhere.example, PID 4242, started 2024-05-01T10:00:00+00:00, "
+                           "Slurm job 77)"), line
+    assert lock.exists()                                  # status never touches the lock
+    lock.write_text("not json")
+    r = hpcbelt(bin_dir, "status", out)
+    assert r.returncode == 3 and "records no holder" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("command", ["status", "verify"])
+def test_verify_and_status_print_once_under_mpirun(bin_dir, complete_run, command):
+    lines = {"status": [f"{complete_run}: complete: 6/6 work items finished (member_done 6/6)"],
+             "verify": [f"{complete_run}: ok: 6 finished item(s) match their checksums and values"]}[command]
+    r = hpcbelt(bin_dir, command, complete_run)
+    assert r.returncode == 0 and r.stdout.splitlines() == lines, r.stdout + r.stderr
+    r = hpcbelt(bin_dir, command, complete_run, ranks=3)
+    assert r.returncode == 0 and r.stdout.splitlines() == lines, r.stdout + r.stderr
+    # not a run file: one error line on rank 0, exit 2 from every rank
+    r = hpcbelt(bin_dir, command, complete_run.with_name("missing.h5"), ranks=3)
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    assert [x for x in r.stderr.splitlines() if x.startswith("hpcbelt")] == [
+        f"hpcbelt: error: {complete_run.with_name('missing.h5')}: file not found"], r.stderr
 
 
 def outcome(bin_dir, rc, out, stop=""):
