@@ -1,5 +1,12 @@
 #!/usr/bin/env python
-"""Propagator banks of the exact method: build time and memory per node, shared against private.
+"""The exact method's costs: the member kernel against this machine's roofline, and the
+propagator banks' build time and memory per node, shared against private.
+
+Member kernel: one drand_2min member of inputs/watt2021.toml (21,600 intervals of 2 min, each
+a dense 91 x 91 mat-vec: 2 n^2 flops and 8 n^2 bytes of propagator read), timed after a
+warm-up, next to one core's stream triad bandwidth (numba loop over arrays far larger than the
+caches) and a large dgemm: the kernel's arithmetic intensity (1/4 flop per byte) puts it on the
+bandwidth roof, so its time is the bank traffic over the stream bandwidth.
 
 For 1, 2, 4 and 8 ranks on this node (oversubscribed beyond the cores), one experiment of
 inputs/watt2021.toml (default drand_2min: 2,377 profiles x 120 s) is set up the way
@@ -92,6 +99,52 @@ def small_product_rate(n: int = 91, count: int = 2000) -> float:
     return 2 * n ** 3 * count / (time.perf_counter() - t) / 1e9
 
 
+def stream_triad_GBps(n: int = 40_000_000, repeat: int = 5) -> float:
+    """One core's triad a = b + s c bandwidth (24 bytes moved per element), best of ``repeat``."""
+    import numba
+    import numpy as np
+
+    @numba.njit(fastmath=True)
+    def triad(a, b, c, s):
+        for i in range(a.size):
+            a[i] = b[i] + s * c[i]
+
+    a, b, c = np.zeros(n), np.ones(n), np.ones(n)
+    triad(a, b, c, 3.0)
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        triad(a, b, c, 3.0)
+        best = min(best, time.perf_counter() - t)
+    return 24 * n / best / 1e9
+
+
+def member_roofline(study_path: str, repeat: int = 5) -> dict:
+    """Time of one 2-min member with the dense propagators, its flop rate and memory traffic."""
+    import numpy as np
+
+    from hpcbelt.pitch_angle import kernels
+    from hpcbelt.pitch_angle.solver import PropagatorBank, member_intervals
+    from hpcbelt.pitch_angle.study import load_study
+
+    s = load_study(study_path, experiments=["drand_2min"])
+    ex = s.experiments[0]
+    kidx, tau, is_out = member_intervals(s.segment_profiles(0, 0)[0], s.out_t, ex.seg_t)
+    bank = PropagatorBank(s.grid, s.profiles)
+    pidx = bank.rows(kidx, tau)
+    of, od = np.empty((s.out_t.size, s.grid.n)), np.empty((s.out_t.size, s.grid.n))
+    args = (s.f0, bank.matrices, pidx, kidx, s.profiles, tau, is_out, of, od)
+    kernels.march_exact(*args)
+    best = np.inf
+    for _ in range(repeat):
+        t = time.perf_counter()
+        kernels.march_exact(*args)
+        best = min(best, time.perf_counter() - t)
+    n = s.grid.n
+    return {"seconds": best, "intervals": int(pidx.size), "flops": 2.0 * n * n * pidx.size,
+            "bytes": 8.0 * n * n * pidx.size, "bank_MB": bank.nbytes / 1e6}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ranks", default="1,2,4,8")
@@ -104,8 +157,15 @@ def main() -> int:
         return 0
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
-    print(f"dgemm 2000^3 on one core: {dgemm_rate():.1f} GFlop/s; "
-          f"one 91 x 91 product at a time: {small_product_rate():.1f} GFlop/s")
+    peak, bw = dgemm_rate(), stream_triad_GBps()
+    print(f"one core: dgemm 2000^3 {peak:.1f} GFlop/s; one 91 x 91 product at a time "
+          f"{small_product_rate():.1f} GFlop/s; stream triad {bw:.1f} GB/s")
+    m = member_roofline(args.study)
+    rate, traffic = m["flops"] / m["seconds"] / 1e9, m["bytes"] / m["seconds"] / 1e9
+    print(f"member kernel (drand_2min, {m['intervals']:,} dense mat-vecs, bank {m['bank_MB']:.0f} MB): "
+          f"{m['seconds'] * 1e3:.1f} ms; {rate:.2f} GFlop/s = {100 * rate / peak:.0f} % of dgemm; "
+          f"{traffic:.1f} GB/s of propagators = {100 * traffic / bw:.0f} % of stream triad; "
+          f"bandwidth bound {m['bytes'] / bw / 1e9 * 1e3:.1f} ms")
     print(f"{'ranks':>5} {'mode':>8} {'set-up s':>9} {'matrices/rank':>14} {'bank MB/node':>13}")
     for n in (int(x) for x in args.ranks.split(",")):
         for mode in ("shared", "private") if n > 1 else ("private",):

@@ -97,10 +97,22 @@ def bank_keys(plans) -> list[tuple[int, float]]:
     ``plans`` yields (kidx, tau) of each member (:func:`member_intervals`).  Sorted by length
     then profile, so that the keys of one length are contiguous (one batch per length).
     """
-    wanted = set()
+    used: dict[float, np.ndarray] = {}          # length -> which profiles use it
     for kidx, tau in plans:
-        wanted.update(zip(np.asarray(kidx).tolist(), np.round(tau, 9).tolist()))
-    return sorted(wanted, key=lambda kt: (kt[1], kt[0]))
+        kidx = np.asarray(kidx, dtype=np.int64)
+        tau = np.round(np.asarray(tau, dtype=float), 9)
+        lengths, where = np.unique(tau, return_inverse=True)
+        for i, t in enumerate(lengths.tolist()):
+            ks = kidx[where == i] if lengths.size > 1 else kidx
+            hit = np.bincount(ks, minlength=int(ks.max()) + 1) > 0
+            have = used.get(t)
+            if have is None or have.size < hit.size:
+                grown = np.zeros(hit.size, bool)
+                if have is not None:
+                    grown[:have.size] = have
+                have = used[t] = grown
+            have[:hit.size] |= hit
+    return [(int(k), t) for t in sorted(used) for k in np.flatnonzero(used[t]).tolist()]
 
 
 def build_propagators(grid: Grid, daa_stack: np.ndarray, keys: list[tuple[int, float]],
@@ -168,9 +180,33 @@ class PropagatorBank:
 
     def rows(self, kidx: np.ndarray, tau: np.ndarray) -> np.ndarray:
         """Row of ``matrices`` for each interval (profile kidx[j], length tau[j])."""
-        keys = list(zip(kidx.tolist(), np.round(tau, 9).tolist()))
-        self._build(set(keys))
-        return np.array([self.index[key] for key in keys], dtype=np.int64)
+        kidx = np.asarray(kidx, dtype=np.int64)
+        tau = np.round(np.asarray(tau, dtype=float), 9)
+        lengths, where = np.unique(tau, return_inverse=True)
+        out = np.empty(kidx.size, dtype=np.int64)
+        for i, t in enumerate(lengths.tolist()):
+            sel = where == i
+            table = self._table(t)
+            got = table[kidx[sel]]
+            if (got < 0).any():
+                self._build({(int(k), t) for k in np.unique(kidx[sel][got < 0]).tolist()})
+                table = self._table(t)
+                got = table[kidx[sel]]
+            out[sel] = got
+        return out
+
+    def _table(self, t: float) -> np.ndarray:
+        """Row of each profile's propagator of length ``t`` (-1 where not built), cached."""
+        tables = self.__dict__.setdefault("_tables", {})
+        table = tables.get(t)
+        if table is None or tables.get(("count", t)) != self.count:
+            table = np.full(self.daa.shape[0], -1, dtype=np.int64)
+            for (k, tt), row in self.index.items():
+                if tt == t:
+                    table[k] = row
+            tables[t] = table
+            tables[("count", t)] = self.count
+        return table
 
     def _build(self, wanted: set) -> None:
         missing = wanted - self.index.keys()
