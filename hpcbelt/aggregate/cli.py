@@ -25,6 +25,15 @@ def floats(text: str, flag: str, n: int | None = None) -> tuple:
     return vals
 
 
+def add_skip_damaged(parser) -> None:
+    """``--skip-damaged``, common to the commands that aggregate members of run files."""
+    parser.add_argument("--skip-damaged", action="store_true",
+                        help="leave out finished items that fail their checksum or hold non-finite or "
+                             "negative values, as if unfinished (one warning each; listed in the summary and "
+                             "the report) instead of refusing the run file; a damaged drift PDE, or an "
+                             "experiment left without any sound member, is still refused")
+
+
 def register(subparsers) -> None:
     from .. import studies
 
@@ -41,6 +50,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-checksum", action="store_true",
                    help="do not compute the run file's sha256 (size and mtime are still recorded)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output that is not a summary")
+    add_skip_damaged(p)
     p.add_argument("--quiet", action="store_true", help="no summary line on stderr")
     for agg in studies.aggregators():
         agg.get("add_options")(p.add_argument_group(agg.title))
@@ -62,5 +72,5 @@ def cmd_aggregate(args) -> int:
 
     options = root_decides(comm, parse)
     aggregate_file(args.run, output=args.output, figures_dir=args.figures, report=args.report, comm=comm,
-                   quiet=args.quiet, overwrite=args.overwrite, options=options)
+                   quiet=args.quiet, overwrite=args.overwrite, options=options, skip_damaged=args.skip_damaged)
     return 0

@@ -3,10 +3,14 @@
 The same steps for every study kind; what is specific to a kind is its
 :class:`hpcbelt.studies.Aggregator` (found from the run file's ``kind`` attribute):
 
-1. rank 0 checks the input file and the options (``inspect``, ``plan``) and broadcasts the
-   verdict, so a bad file stops every rank with the same one-line error;
-2. every rank computes its share of the statistics (``compute``);
-3. rank 0 writes the summary under a temporary name in the output directory
+1. rank 0 checks the input file and the outputs (``inspect``) and broadcasts the verdict, so a
+   bad file stops every rank with the same one-line error;
+2. every finished item is checked against its checksum and values over the ranks
+   (:mod:`.damage`): a damaged one is refused, or with ``--skip-damaged`` left out of the run
+   every later step sees, as if unfinished;
+3. rank 0 checks the options against that run (``plan``) and broadcasts it;
+4. every rank computes its share of the statistics (``compute``);
+5. rank 0 writes the summary under a temporary name in the output directory
    (``write_summary``, after the common header), draws the figures from it, writes the report,
    and only then renames the summary into place.  An error at any point removes the temporary
    files: no partial summary is ever left under the requested name.
@@ -21,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import guard, studies
-from ..output import file_identity, file_kind, open_h5, read_root_attrs
+from ..output import file_identity, file_kind
 from ..errors import InputError
 from ..parallel import root_decides
-from . import files
+from . import damage, files
 
 
 @dataclass
@@ -34,46 +38,11 @@ class Outputs:
     figures: Path | None
 
 
-def _stat(path):
-    st = Path(path).stat()
-    return st.st_size, st.st_mtime_ns
-
-
-def _refuse_if_being_written(run_path: Path) -> None:
-    """A run file whose single-writer lock (:class:`hpcbelt.guard.RunLock`) is held by a live
-    ``hpcbelt run`` is still being written: refused (a stale lock of a killed run is not)."""
-    holder = guard.live_lock(run_path)
-    if holder is not None:
-        raise InputError(f"{run_path}: the run file is being written ({guard.holder_text(holder)}); "
-                         "aggregate it when that run has ended")
-
-
-def _recorded_inputs(run_path: Path) -> dict:
-    """{what: path} of the inputs the run recorded (study file, database, initial-condition
-    file; older files: the study file only)."""
-    import json
-
-    inputs = {}
-    with open_h5(run_path) as h5:
-        try:
-            root = read_root_attrs(h5, (guard.INPUT_PATHS, "study_file"), str(run_path))
-        except (OSError, RuntimeError, ValueError, KeyError):
-            root = {}
-    try:
-        recorded = json.loads(root.get(guard.INPUT_PATHS, "{}"))
-    except (TypeError, ValueError):
-        recorded = {}
-    if not isinstance(recorded, dict) or not recorded:
-        recorded = {"study file": root["study_file"]} if root.get("study_file") else {}
-    inputs.update({str(k): Path(v) for k, v in recorded.items() if isinstance(v, str) and v})
-    return inputs
-
-
 def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite) -> Outputs:
     """Check what the aggregation will write: never a file the run read or wrote, nor a
     run file still being written."""
-    _refuse_if_being_written(run_path)
-    inputs = _recorded_inputs(run_path)      # the run file itself is checked on its own below
+    sources = files.readable_source(run_path)          # the lock; the run file and its inputs
+    inputs = {k: v for k, v in sources.items() if k != "run file"}  # the run file: checked on its own
     out = Path(output_path) if output_path else files.summary_path_for(run_path)
     if guard.same_file(out, run_path):                 # also through a hard link
         raise InputError(f"output {out}: is the run file itself; choose another name")
@@ -88,12 +57,7 @@ def _prepare_outputs(run_path: Path, output_path, report, figures_dir, overwrite
     figs = None
     if figures_dir is not None:
         figs = Path(figures_dir)
-        guard.refuse_inputs_as_output(figs, {"run file": run_path, **inputs}, flag="--figures")
-        files.check_figures_dir(figs)                  # a directory we can create and write in
-        for what, path in {"run file": run_path, **inputs}.items():   # figures: FIGS/<name>.png
-            if path.suffix == ".png" and figs.is_dir() and guard.same_file(path.parent, figs):
-                raise InputError(f"--figures {figs}: holds the {what} {path}, which a figure could "
-                                 "replace; choose another directory")
+        files.refuse_figures_over(figs, sources)
     return Outputs(out, rep, figs)
 
 
@@ -118,12 +82,14 @@ def _pick_options(agg: studies.Aggregator, candidates):
 
 
 def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=None, comm=None,
-                   quiet: bool = False, overwrite: bool = False, drift_opts=None, options=()) -> Outputs:
+                   quiet: bool = False, overwrite: bool = False, drift_opts=None, options=(),
+                   skip_damaged: bool = False) -> Outputs:
     """Aggregate ``run_path`` (a run file of any registered study kind); returns the paths written.
 
     All ranks call this.  ``opts``, ``drift_opts`` and ``options`` are option objects of the
     kinds' aggregators (e.g. :class:`hpcbelt.aggregate.watt2021.options.Options`); the one that
-    matches the file's kind is used, its defaults otherwise.
+    matches the file's kind is used, its defaults otherwise.  A damaged finished item refuses
+    the file; with ``skip_damaged`` it is left out as if unfinished (:mod:`.damage`).
     """
     if comm is None:
         from ..parallel import world
@@ -140,20 +106,26 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
         outs = _prepare_outputs(run_path, output, report, figures_dir, overwrite)
         o = _pick_options(agg, candidates)
         run = agg.get("inspect")(run_path)
-        plan = agg.get("plan")(run, o)
-        return kind, o, run, plan, outs, _stat(run_path)
+        return kind, o, run, outs, files.stat(run_path)
 
-    kind, opts, run, plan, outs, stat0 = root_decides(comm, prepare)
+    kind, opts, as_read, outs, stat0 = root_decides(comm, prepare)
     agg = studies.aggregator_for(kind, run_path)
+    # every finished item checked once, over the ranks; what is left out is left out of every pass
+    run, skipped = damage.screened(as_read, damage.screen_for(agg), comm, skip_damaged, path=run_path)
+    plan = root_decides(comm, lambda: agg.get("plan")(run, opts))
+    if rank == 0:
+        for line in damage.warnings(run_path, skipped):
+            print(line, file=sys.stderr, flush=True)
     results = agg.get("compute")(run, plan, comm)
 
     def finish():
         tmp = files.temp_name(outs.summary)
         rep_tmp = files.temp_name(outs.report)
         try:
-            _check_unchanged(run_path, stat0)
+            files.check_unchanged(run_path, stat0)
             identity = file_identity(run_path, checksum=opts.checksum)
             header = files.summary_header(kind, run.root, identity, opts, comm.Get_size())
+            header.update(damage.summary_attrs(skip_damaged, skipped))
             agg.get("write_summary")(tmp, run, plan, results, header)
             figs = (files.make_figures(tmp, outs.figures, agg.get("figures")) if outs.figures is not None else {})
             text = agg.get("report")(tmp, figs, time.monotonic() - t_start)
@@ -171,16 +143,13 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
 
     root_decides(comm, finish)
     if rank == 0 and not quiet:
-        used, unfinished = agg.get("used")(run)
+        used, _ = agg.get("used")(run)
+        _, unfinished = agg.get("used")(as_read)          # unfinished in the file, not merely skipped
         print(f"hpcbelt: aggregated {run_path} (finished: {used}) -> {outs.summary}, "
               f"{outs.report}" + (f", figures in {outs.figures}" if outs.figures else ""), file=sys.stderr)
         if unfinished:
             print("hpcbelt: note: unfinished run: only its finished parts were aggregated", file=sys.stderr)
+        if skipped:
+            print(f"hpcbelt: note: {len(skipped)} damaged item(s) left out (--skip-damaged); listed in the summary "
+                  f"({damage.LIST_ATTR}) and the report", file=sys.stderr)
     return outs
-
-
-def _check_unchanged(run_path: Path, stat0) -> None:
-    _refuse_if_being_written(run_path)       # a run started on it while we were reading
-    if _stat(run_path) != stat0:
-        raise InputError(f"{run_path}: the run file changed while it was being aggregated "
-                         f"(is the run still writing?); try again when it is finished")

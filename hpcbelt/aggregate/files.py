@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .. import __version__, guard
 from ..errors import InputError
-from ..output import WriteFailed, attr_str, check_output_path, git_commit, io_reason, now_iso
+from ..output import (WriteFailed, attr_str, check_output_path, git_commit, io_reason, now_iso, open_h5,
+                      read_root_attrs)
+from . import damage
 
 SUMMARY_KIND = "aggregate_summary"
 SUMMARY_LAYOUT_VERSION = 1
@@ -90,6 +92,70 @@ def is_summary(path: str | Path) -> bool:
             return attr_str(h5, "kind", "") == SUMMARY_KIND
     except OSError:
         return False
+
+
+def refuse_if_being_written(run_path: Path) -> None:
+    """A run file whose single-writer lock (:class:`hpcbelt.guard.RunLock`) is held by a live
+    ``hpcbelt run`` is still being written: refused (a stale lock of a killed run is not)."""
+    holder = guard.live_lock(run_path)
+    if holder is not None:
+        raise InputError(f"{run_path}: the run file is being written ({guard.holder_text(holder)}); "
+                         "aggregate it when that run has ended")
+
+
+def recorded_inputs(run_path: Path) -> dict:
+    """{what: path} of the inputs the run recorded (study file, database, initial-condition
+    file; older files: the study file only)."""
+    inputs = {}
+    with open_h5(run_path) as h5:
+        try:
+            root = read_root_attrs(h5, (guard.INPUT_PATHS, "study_file"), str(run_path))
+        except (OSError, RuntimeError, ValueError, KeyError):
+            root = {}
+    try:
+        recorded = json.loads(root.get(guard.INPUT_PATHS, "{}"))
+    except (TypeError, ValueError):
+        recorded = {}
+    if not isinstance(recorded, dict) or not recorded:
+        recorded = {"study file": root["study_file"]} if root.get("study_file") else {}
+    inputs.update({str(k): Path(v) for k, v in recorded.items() if isinstance(v, str) and v})
+    return inputs
+
+
+def readable_source(run_path) -> dict:
+    """Check a run file an aggregation is about to read: refused while a live run writes it.
+    Returns {what: path} of the files no output may be: the run file and the inputs it recorded."""
+    run_path = Path(run_path)
+    refuse_if_being_written(run_path)
+    return {"run file": run_path, **recorded_inputs(run_path)}
+
+
+def stat(path) -> tuple:
+    """(size, mtime_ns) of a run file, to tell later whether it changed while being read."""
+    st = Path(path).stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def check_unchanged(run_path, stat0) -> None:
+    """After reading a run file: refused if a run took it meanwhile or it changed since ``stat0``."""
+    refuse_if_being_written(Path(run_path))       # a run started on it while we were reading
+    if stat(run_path) != stat0:
+        raise InputError(f"{run_path}: the run file changed while it was being aggregated "
+                         f"(is the run still writing?); try again when it is finished")
+
+
+def refuse_figures_over(figs: Path, sources: dict, names=None) -> None:
+    """A --figures directory (figures are ``FIGS/<name>.png``) must be none of ``sources`` nor hold
+    one of them as a PNG a figure could replace (``names``: the figures' names; None: any PNG).
+    Also checks that the directory can be created and written (:func:`check_figures_dir`)."""
+    figs = Path(figs)
+    guard.refuse_inputs_as_output(figs, sources, flag="--figures")
+    check_figures_dir(figs)                        # a directory we can create and write in
+    for what, path in sources.items():
+        if (path.suffix == ".png" and (names is None or path.stem in names) and figs.is_dir()
+                and guard.same_file(path.parent, figs)):
+            raise InputError(f"--figures {figs}: holds the {what} {path}, which a figure could "
+                             "replace; choose another directory")
 
 
 def check_summary_output(out: Path, run_path: str | Path, overwrite: bool) -> Path:
@@ -182,7 +248,7 @@ def report_header(a, summary_path, elapsed_s, kind_label: str = "") -> list:
             f"written by hpcbelt {a.get('source_hpcbelt_version', '?')}",
             f"- file: {a['source_size_bytes']} bytes, modified {a['source_mtime']}, {ident}",
             f"- aggregated by hpcbelt {a['hpcbelt_version']} on {a['mpi_size']} MPI rank(s){took}, "
-            f"{a['created']}; summary `{Path(summary_path).name}`"]
+            f"{a['created']}; summary `{Path(summary_path).name}`"] + damage.report_lines(a)
 
 
 def report_figures(figures: dict | None) -> list:

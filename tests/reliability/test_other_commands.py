@@ -1,22 +1,35 @@
-"""Issue 11, class 8: the inputs of ``aggregate``, ``dxx import`` and ``dxx build`` get one line
-``hpcbelt: error: ...`` and exit 2 (the same on 3 ranks), and ``dxx import`` has one writer.
+"""Issue 11, class 8: the inputs of ``aggregate``, ``aggregate-sweep``, ``dxx import`` and ``dxx build``
+get one line ``hpcbelt: error: ...`` and exit 2 (the same on 3 ranks), and ``dxx import`` has one writer.
 
-Faults are real: a read-only tmpfs for the figures, Latin-1 and binary bytes in the CSV.
+``aggregate-sweep`` applies the checks of ``aggregate`` to every run file it reads: a lock held by
+a live process, outputs that are a run file or a recorded input, damaged members (refused, or
+left out with ``--skip-damaged``).
+
+Faults are real: a read-only tmpfs for the figures, Latin-1 and binary bytes in the CSV, a live
+process holding the real lock, bytes flipped in the HDF5 file.
 """
 
 import contextlib
+import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pitch_angle.helpers import hpcbelt, make_study  # noqa: E402
+
+from .decay_runs import snapshot  # noqa: E402
+from .test_corruption import flip_byte  # noqa: E402
+from .test_input_as_output import _aliases_in  # noqa: E402
 
 
 def one_line(r, code=2):
@@ -83,6 +96,110 @@ def test_aggregate_read_only_figures_directory(run_file, tmp_path):
             r = hpcbelt("aggregate", run_file, "-o", tmp_path / "s.h5", "--quiet", "--figures", ro, ranks=ranks)
             assert f"--figures {ro}" in one_line(r)
             assert list(tmp_path.iterdir()) == [] and os.listdir(ro) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# aggregate-sweep: the checks of aggregate on every run file it reads
+# ---------------------------------------------------------------------------------------------
+
+# the real single-writer lock, held by a live process until its stdin closes
+HOLD_LOCK = """\
+import sys
+from hpcbelt import guard
+lock = guard.RunLock.acquire(sys.argv[1])
+print("holds", flush=True)
+sys.stdin.read()
+lock.release()
+"""
+
+
+def _copy(run_file, tmp_path, name):
+    shutil.copy(run_file, tmp_path / name)
+    return tmp_path / name
+
+
+def test_sweep_refuses_a_run_file_whose_lock_a_live_process_holds(run_file, tmp_path):
+    run = _copy(run_file, tmp_path, "run.h5")
+    other = _copy(run_file, tmp_path, "other.h5")           # not locked: the second file is the one refused
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(run)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holds", holder.stderr.read()
+        for ranks in (None, 2):
+            r = hpcbelt("aggregate-sweep", other, run, "-o", tmp_path / "sweep.h5", ranks=ranks)
+            line = one_line(r)
+            assert line.startswith(f"hpcbelt: error: {run}: the run file is being written (host "
+                                   f"{socket.gethostname()}, PID {holder.pid}, started "), line
+            assert line.endswith("); aggregate it when that run has ended"), line
+            assert not (tmp_path / "sweep.h5").exists() and not (tmp_path / "sweep.md").exists()
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert holder.returncode == 0, holder.stderr.read()
+    r = hpcbelt("aggregate-sweep", run, "-o", tmp_path / "sweep.h5")          # the lock is gone: read
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "sweep.h5").is_file()
+
+
+def test_sweep_never_writes_over_a_run_file_or_a_recorded_input(run_file, tmp_path):
+    """The checks of aggregate (same file on disk: every alias of test_input_as_output for the
+    run file, one each for the recorded inputs, which aggregate's tests cover in full)."""
+    with h5py.File(run_file) as fh:
+        recorded = {k: Path(v) for k, v in json.loads(fh.attrs["input_paths_json"]).items()}
+    cases = [("-o", "run file", run_file, ("itself", "symlink", "hard link", "dot-dot")),
+             ("--report", "database", recorded["database"], ("symlink", "dot-dot")),
+             ("-o", "study file", recorded["study file"], ("hard link",))]
+    for flag, what, target, hows in cases:
+        before = snapshot(target)
+        aliases = _aliases_in(tmp_path, what, target)
+        for how in hows:
+            path = aliases[how]
+            args = [flag, path] + (["-o", tmp_path / "s.h5"] if flag == "--report" else [])
+            line = one_line(hpcbelt("aggregate-sweep", run_file, *args))
+            assert line == (f"hpcbelt: error: {flag} {path}: is the {what} ({target}); an input is never "
+                            "overwritten: choose another output name"), (how, line)
+        assert snapshot(target) == before, what
+    line = one_line(hpcbelt("aggregate-sweep", run_file, "-o", tmp_path / "s.h5", "--figures", run_file,
+                            ranks=2))
+    assert line == (f"hpcbelt: error: --figures {run_file}: is the run file ({run_file}); an input is never "
+                    "overwritten: choose another output name")
+    assert not (tmp_path / "s.h5").exists()
+
+
+def test_sweep_refuses_or_skips_damaged_members(run_file, tmp_path):
+    run = _copy(run_file, tmp_path, "run.h5")
+    flip_byte(run, "drand_1h/f", 1, byte=200)
+    out = tmp_path / "sweep.h5"
+    line = one_line(hpcbelt("aggregate-sweep", run, "-o", out, ranks=2))
+    assert line == (f"hpcbelt: error: {run}: drand_1h member 1 is marked finished but data does not match its "
+                    "checksum (changed after it was written): corrupted run file, not aggregated ('hpcbelt verify' "
+                    "lists every problem; --skip-damaged leaves damaged items out)")
+    assert not out.exists()
+    r = hpcbelt("aggregate-sweep", run, "-o", out, "--skip-damaged", ranks=2)
+    assert r.returncode == 0, r.stderr
+    assert [x for x in r.stderr.splitlines() if x.startswith("hpcbelt")] == [
+        f"hpcbelt: warning: {run}: drand_1h member 1: data does not match its checksum (changed after it was "
+        "written); skipped (--skip-damaged): left out of every statistic as if unfinished"]      # once: rank 0
+    assert r.stdout.count("# dt sweep") == 1
+    unfinished = _copy(run_file, tmp_path, "unfinished.h5")
+    with h5py.File(unfinished, "r+") as fh:
+        fh["drand_1h/member_done"][1] = 0
+    ref = tmp_path / "ref.h5"
+    assert hpcbelt("aggregate-sweep", unfinished, "-o", ref).returncode == 0
+    with h5py.File(out) as s, h5py.File(ref) as u:
+        for p in (5, 25, 50, 75, 95):                     # tolerance 0: the same members, bitwise
+            np.testing.assert_array_equal(s[f"f_p{p}"][()], u[f"f_p{p}"][()])
+        np.testing.assert_array_equal(s["n_finished"][()], u["n_finished"][()])
+        assert s["n_finished"][()].tolist() == [3, 3] and s["n_damaged"][()].tolist() == [1, 0]
+        assert u["n_damaged"][()].tolist() == [0, 0] and s["n_damaged"].attrs["units"] == "1"
+        assert s.attrs["skip_damaged"] and s.attrs["items_skipped_damaged"] == 1
+        assert json.loads(s.attrs["items_skipped_damaged_json"])[0]["item"] == "drand_1h member 1"
+    assert "Damaged members skipped (--skip-damaged): 1" in out.with_suffix(".md").read_text()
+    # a constant-D run has one member: skipping it would leave nothing
+    flip_byte(run, "mean_inputs/f", 0, byte=200)
+    line = one_line(hpcbelt("aggregate-sweep", run, "-o", tmp_path / "s2.h5", "--skip-damaged", ranks=2))
+    assert f"{run}: mean_inputs: all 1 finished item(s) are damaged" in line
+    assert not (tmp_path / "s2.h5").exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,7 +8,10 @@ What is computed (all from the run file, read through :mod:`hpcbelt.drift.runfil
 - the MLT average of the PDE's F (and of each permutation's F) against the radial-diffusion
   solution (Sec. 3.1: once phase-mixed, the MLT average obeys the radial equation).
 
-First every finished item is checked against its stored checksum (:func:`_verify_items`).
+First (before the plan) the driver checks every finished item against its stored checksum and
+values (:data:`SCREEN`, :mod:`hpcbelt.aggregate.damage`): a damaged one is refused, or with
+``--skip-damaged`` a damaged permutation is taken out of ``particles["done"]`` -- the run the
+plan, every block and the summary see -- as if its perm_done were 0; a damaged PDE is refused.
 The blocks of :mod:`.plan` are independent: they are dealt round-robin over the ranks and their
 disjoint results gathered on rank 0 in block order (:func:`hpcbelt.parallel.deal_and_gather`),
 which therefore holds no more than the summary itself whatever the number of permutations.
@@ -16,13 +19,15 @@ which therefore holds no more than the summary itself whatever the number of per
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ...drift import runfile
 from ...drift.runfile import DriftRun
-from ...errors import InputError
 from ...output import open_h5
 from ...parallel import deal_and_gather
+from .. import damage
 from .plan import Plan
 
 
@@ -56,25 +61,28 @@ def _part_block(h5, run: DriftRun, plan: Plan, block) -> dict:
     return out
 
 
-def _verify_items(run: DriftRun, comm) -> None:
-    """Before any statistic: the finished PDE and every finished permutation read back whole
-    and checked against the checksum stored when they were written (and their values: finite,
-    F >= 0), over the ranks.  A damaged item is refused on every rank with one line naming it."""
-    items = [("PDE", None)] if run.pde_done else []
+def _items(run: DriftRun) -> list:
+    """The finished PDE (never skipped: the maps and the comparison are of one solution) and every
+    finished permutation, in file order."""
+    items = [damage.Item("PDE", "pde", 0, skippable=False)] if run.pde_done else []
     if run.particles is not None:
-        items += [(f"permutation {int(p)}", int(p)) for p in run.particles["done"]]
+        items += [damage.Item(f"permutation {int(p)}", "particles", int(p)) for p in run.particles["done"]]
+    return items
 
-    def check(h5, item):
-        what, p = item
-        try:
-            why = runfile.pde_problem(h5) if p is None else runfile.perm_problem(h5, p)
-        except (OSError, RuntimeError, ValueError, KeyError) as exc:
-            why = f"unreadable ({exc})"
-        if why is not None:
-            raise InputError(f"{run.path}: {what} is marked finished but {why}: corrupted run file, not "
-                             f"aggregated ('hpcbelt verify' lists every problem)")
 
-    deal_and_gather(comm, items, check, context=lambda: open_h5(run.path))
+def _problem(h5, item: damage.Item) -> str | None:
+    return runfile.pde_problem(h5) if item.group == "pde" else runfile.perm_problem(h5, item.index)
+
+
+def _without(run: DriftRun, items) -> DriftRun:
+    """The run with these permutations counted as unfinished (as if their perm_done were 0)."""
+    drop = {int(it.index) for it in items if it.group == "particles"}
+    p = dict(run.particles)
+    p["done"] = np.array([i for i in p["done"] if int(i) not in drop], np.int64)
+    return replace(run, particles=p)
+
+
+SCREEN = damage.Screen(items=_items, problem=_problem, without=_without)
 
 
 def compute(run: DriftRun, plan: Plan, comm) -> dict | None:
@@ -83,7 +91,6 @@ def compute(run: DriftRun, plan: Plan, comm) -> dict | None:
     ``{"pde": {mlt_mean, mlt_std, snaps, probe_F}, "radial": F, "particles": {F, mlt_mean, probe,
     number: (mean, sem), n}}``, each part present when the run has it finished.
     """
-    _verify_items(run, comm)
     items = [("pde", b) for b in plan.pde_blocks] + [("part", b) for b in plan.part_blocks]
 
     def one(h5, item):

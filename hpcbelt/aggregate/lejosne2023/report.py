@@ -27,8 +27,10 @@ def report(summary_path, figures: dict | None = None, elapsed_s: float | None = 
     with h5py.File(summary_path, "r") as h5:
         a = h5.attrs
         lines = files.report_header(a, summary_path, elapsed_s, " (drift-diffusion)")
+        bad = int(a.get("permutations_damaged", 0))
         lines.append(f"- PDE finished: {'yes' if a['pde_done'] else '**no** (PDE parts left out)'}; particle "
-                     f"permutations finished: {a['permutations_finished']} / {a['permutations_total']}")
+                     f"permutations finished: {a['permutations_finished']} / {a['permutations_total']}"
+                     + (f" ({bad} damaged, left out: {a['permutations_finished'] - bad} averaged)" if bad else ""))
         if not a["all_finished"]:
             lines.append("- **unfinished run**: only finished parts are aggregated")
         names = [n.decode() if isinstance(n, bytes) else n for n in h5["probe/name"][()]]

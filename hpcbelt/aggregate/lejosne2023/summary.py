@@ -14,6 +14,7 @@ Layout (a contract with the figures, the report and any later reader; summary_la
     /radial/F                      (time, L)             the radial solution (copied from the run)
     /comparison/mlt_mean_minus_radial (time, L), max_abs_difference, relative_l2_difference (time,)
     /particles/permutations_used   (n_used,)             indices of the finished permutations averaged
+    /particles/permutations_damaged (n_damaged,)         finished permutations left out as damaged (--skip-damaged)
     /particles/time_s, L_grid, mlt_h                     recording times and binning grid (dimension scales)
     /particles/<name>_mean, <name>_sem                   mean over the finished permutations and its
                                                          standard error; name in probe_F (probe, time),
@@ -23,7 +24,10 @@ Layout (a contract with the figures, the report and any later reader; summary_la
 Root attributes: the common header of every summary (:func:`hpcbelt.aggregate.files.summary_header`:
 where the data came from, the options, the memory budget and the MPI size), then what is
 particular to a drift-diffusion run: what is finished (pde_done, permutations_finished /
-permutations_total, all_finished), the map hours skipped, and how the statistics are defined.
+permutations_total, all_finished; permutations_used, permutations_damaged), the map hours
+skipped, and how the statistics are defined.  A damaged permutation left out with
+``--skip-damaged`` counts as finished (what the run file says) but not as used; the common
+header lists it (``items_skipped_damaged_json``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 
 from ...drift.runfile import DriftRun
 from ...output import open_unbuffered
-from .. import files
+from .. import damage, files
 from .plan import Plan
 
 
@@ -58,9 +62,13 @@ def write_summary(path, run: DriftRun, plan: Plan, results: dict, header: dict) 
                              "summary arrays")
         a["pde_done"] = bool(run.pde_done)
         n_used = results.get("particles", {}).get("n", 0)
-        a["permutations_finished"] = int(n_used)
+        bad = damage.skipped_by_group(header).get("particles", [])
+        a["permutations_finished"] = int(n_used) + len(bad)
+        a["permutations_used"] = int(n_used)
+        a["permutations_damaged"] = len(bad)
         a["permutations_total"] = int(run.particles["n_perm"]) if run.particles else 0
-        a["all_finished"] = bool(run.pde_done and (run.particles is None or n_used == run.particles["n_perm"]))
+        a["all_finished"] = bool(run.pde_done and (run.particles is None
+                                                   or n_used + len(bad) == run.particles["n_perm"]))
         a["map_hours_skipped"] = json.dumps(plan.hours_skipped)
         a["standard_error"] = "sqrt(sample variance (ddof = 1) / n) over the finished permutations"
         a["mlt_average"] = ("plain mean over the MLT cells of a ring: every cell of a ring has the same measure "
@@ -116,6 +124,10 @@ def write_summary(path, run: DriftRun, plan: Plan, results: dict, header: dict) 
             g = h5.create_group("particles")
             g.attrs["permutations_used"] = r["n"]
             files.dataset(g, "permutations_used", p["done"], "1", "indices of the finished permutations averaged")
+            g.attrs["permutations_damaged"] = len(bad)
+            files.dataset(g, "permutations_damaged", np.asarray(bad, np.int64), "1",
+                          "indices of finished permutations left out of every statistic as if unfinished "
+                          "(--skip-damaged): their data fail their checksum or hold non-finite or negative values")
             pts = files.dataset(g, "time_s", p["time_s"], "s", "recording times of the particles")
             pts.make_scale("particles_time_s")
             pL = files.dataset(g, "L_grid", p["L_grid"], "1", "binning grid: L at the cell centres")

@@ -3,9 +3,12 @@ over MPI ranks.
 
 Work decomposition
 ------------------
-Pass 0 reads every finished member whole, over the ranks, and checks it against the checksum
-the run stored when it wrote it (and that f is finite and >= 0): a damaged member stops the
-aggregation with one line naming it, before any statistic is computed.
+Before the plan is made, the driver reads every finished member whole, over the ranks, and
+checks it against the checksum the run stored when it wrote it and that f is finite and >= 0
+(:data:`SCREEN`, :mod:`hpcbelt.aggregate.damage`): a damaged member stops the aggregation with
+one line naming it, or with ``--skip-damaged`` is taken out of ``ex.done`` -- the run every
+pass below, the plan (blocks, ensemble sizes, Fig 3 members) and the summary see -- as if its
+member_done were 0.
 
 Pass 1 walks every experiment in blocks of (time, pitch angle) holding *all finished members*
 (exact percentiles need every member of a column).  Blocks are sized by the per-rank memory
@@ -29,6 +32,7 @@ about 18 x n_time x n_alpha x 8 bytes per experiment, independent of the member 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -37,7 +41,7 @@ from ...output import open_h5
 from ...parallel import deal_and_gather
 from ...pitch_angle.runfile import (F, DAA_INTEGRAL, PitchAngleRun, dataset_path, member_problem,
                                     read_member_column, read_slab)
-from .. import stats
+from .. import damage, stats
 from .plan import SECONDS_PER_DAY, Plan
 
 
@@ -93,7 +97,6 @@ def _pass2_block(h5, run: PitchAngleRun, plan: Plan, e: int, rows, edges) -> tup
 def compute(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
     """Compute every statistic (all ranks); returns the assembled results on rank 0, None elsewhere."""
     rank = comm.Get_rank()
-    _verify_members(run, comm)
     results = _pass1(run, plan, comm)
     edges = None
     if rank == 0:
@@ -114,29 +117,30 @@ def compute(run: PitchAngleRun, plan: Plan, comm) -> dict | None:
     return results
 
 
-# finished members per item of the verification pass
-VERIFY_MEMBERS_PER_ITEM = 64
+# ------------------------------------------------------------------------------------------
+# Damaged members (hpcbelt.aggregate.damage): checked by the driver before the plan is made
+# ------------------------------------------------------------------------------------------
+
+def _items(run: PitchAngleRun) -> list:
+    """Every finished member of every experiment, in file order."""
+    return [damage.Item(f"{ex.name} member {int(m)}", ex.name, int(m)) for ex in run.experiments for m in ex.done]
 
 
-def _verify_members(run: PitchAngleRun, comm) -> None:
-    """Pass 0: every finished member's checksum and values (:func:`member_problem`), over the
-    ranks.  The first damaged member is refused on every rank with one line naming it."""
-    items = [(ex.name, ex.done[i:i + VERIFY_MEMBERS_PER_ITEM]) for ex in run.experiments
-             for i in range(0, ex.n_done, VERIFY_MEMBERS_PER_ITEM)]
+def _problem(h5, item: damage.Item) -> str | None:
+    return member_problem(h5, item.group, item.index)
 
-    def check(h5, item):
-        name, members = item
-        for m in members:
-            try:
-                why = member_problem(h5, name, int(m))
-            except (OSError, RuntimeError, ValueError, KeyError) as exc:
-                why = f"unreadable ({exc})"
-            if why is not None:
-                raise InputError(f"{run.path}: {name} member {int(m)} is marked finished but {why}: corrupted "
-                                 f"run file, not aggregated ('hpcbelt verify' lists every problem)")
-        return None
 
-    deal_and_gather(comm, items, check, context=lambda: open_h5(run.path))
+def _without(run: PitchAngleRun, items) -> PitchAngleRun:
+    """The run with these members counted as unfinished (as if their member_done were 0)."""
+    drop = {}
+    for it in items:
+        drop.setdefault(it.group, set()).add(int(it.index))
+    exps = [replace(ex, done=np.array([m for m in ex.done if int(m) not in drop[ex.name]], np.int64))
+            if ex.name in drop else ex for ex in run.experiments]
+    return replace(run, experiments=exps)
+
+
+SCREEN = damage.Screen(items=_items, problem=_problem, without=_without)
 
 
 def _pass1(run: PitchAngleRun, plan: Plan, comm) -> dict | None:

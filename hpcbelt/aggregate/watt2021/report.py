@@ -48,7 +48,9 @@ def report(summary_path, figures: dict | None = None, elapsed_s: float | None = 
             g = h5[n]
             sw = float(g.attrs["switch_every_s"])
             sw_s = "-" if not np.isfinite(sw) else (f"{sw / 3600:g} h" if sw >= 3600 else f"{sw / 60:g} min")
-            lines.append(f"| {n} | {g.attrs['mode']} | {sw_s} | {int(g.attrs['members_used'])} / {total[n]} |")
+            bad = int(g.attrs.get("members_damaged", 0))
+            note = f" ({bad} damaged, left out)" if bad else ""
+            lines.append(f"| {n} | {g.attrs['mode']} | {sw_s} | {int(g.attrs['members_used'])} / {total[n]}{note} |")
 
         lines += ["", f"## f({alpha[ia]:g} deg) [{a['f_units']}]", "",
                   "Median over the finished members [5th, 95th percentile]; last column: "

@@ -5,6 +5,7 @@ Layout (a contract with the figures, the report and any later reader; summary_la
     /time_s, /time_days            (time,)          s / day; time_s is a dimension scale
     /alpha_deg                     (alpha,)         deg, dimension scale
     /<exp>/members_used            (n_used,)        indices of the finished members aggregated
+    /<exp>/members_damaged         (n_damaged,)     finished members left out as damaged (--skip-damaged)
     /<exp>/f/<stat>                (time, alpha)    f over finished members; stat in
                                                     mean, min, p05, p25, median, p75, p95, max
     /<exp>/daa_integral/<stat>     (time, alpha)    the same for the running integral of D_aa dt
@@ -31,7 +32,11 @@ Root attributes: the common header of every summary (:func:`hpcbelt.aggregate.fi
 where the data came from -- source_path, size, mtime, sha256, the run's status, study
 configuration, code version -- the options, the memory budget and the MPI size), then what is
 particular to a pitch-angle run: percentile method, memory bound, f units and how many finished
-members each experiment contributed.
+members each experiment contributed.  Every summary also says what was left out as damaged
+(``skip_damaged``, ``items_skipped_damaged``, ``items_skipped_damaged_json``:
+:func:`hpcbelt.aggregate.damage.summary_attrs`); here per experiment too (``members_damaged``,
+``members_damaged_json``).  A damaged member left out counts as finished (members_finished,
+all_members_finished: what the run file says) but not as used.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from ...pitch_angle.runfile import MEMBER_DONE
 from .. import stats
 from ...daa_database import WINDOW_DECADES, database_distribution
 from ...output import open_unbuffered
+from .. import damage
 from ..files import dataset, write_attrs
 from .compute import fig3_data, snapshot_and_ratios
 
@@ -70,12 +76,13 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
     fig3 = fig3_data(run, plan)
     ratios = snapshot_and_ratios(run, plan, results)
     db_dist = database_distribution(run.database)
+    damaged = damage.skipped_by_group(header)
     with open_unbuffered(path, "w") as h5:      # a full disk is reported, not lost at close
         write_attrs(h5, header)
-        write_attrs(h5, _root_attrs(run, plan))
+        write_attrs(h5, _root_attrs(run, plan, damaged))
         ts, al = _axes(h5, run, results)
         for ex in run.experiments:
-            _experiment(h5, ex, results["exp"][ex.name], run, plan, ts, al)
+            _experiment(h5, ex, results["exp"][ex.name], run, plan, ts, al, damaged.get(ex.name, []))
         _snapshots(h5, run, plan, results, al)
         _ratios(h5, run, plan, ratios, ts)
         _fig3(h5, run, plan, fig3, al)
@@ -83,7 +90,8 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
         h5.flush()
 
 
-def _root_attrs(run, plan) -> dict:
+def _root_attrs(run, plan, damaged: dict) -> dict:
+    finished = {ex.name: ex.n_done + len(damaged.get(ex.name, [])) for ex in run.experiments}
     return {
         "description": ("Ensemble statistics of an hpcbelt pitch-angle run, made by 'hpcbelt aggregate'. "
                         f"Statistics are over the finished members only ({MEMBER_DONE} = 1); "
@@ -96,9 +104,11 @@ def _root_attrs(run, plan) -> dict:
                          "the rank's share of the summary arrays; never less than one (time, alpha) "
                          "column of all finished members"),
         "experiments": json.dumps([ex.name for ex in run.experiments]),
-        "members_finished_json": json.dumps({ex.name: ex.n_done for ex in run.experiments}),
+        "members_finished_json": json.dumps(finished),
         "members_total_json": json.dumps({ex.name: ex.members for ex in run.experiments}),
-        "all_members_finished": bool(all(ex.n_done == ex.members for ex in run.experiments)),
+        "members_used_json": json.dumps({ex.name: ex.n_done for ex in run.experiments}),
+        "members_damaged_json": json.dumps({ex.name: len(damaged.get(ex.name, [])) for ex in run.experiments}),
+        "all_members_finished": bool(all(finished[ex.name] == ex.members for ex in run.experiments)),
         "pdf_alpha_deg": float(run.alpha_deg[plan.ia]),
         "days_skipped": json.dumps(plan.days_skipped),
     }
@@ -120,16 +130,21 @@ def _axes(h5, run, results):
     return ts, al
 
 
-def _experiment(h5, ex, r: dict, run, plan, ts, al) -> None:
+def _experiment(h5, ex, r: dict, run, plan, ts, al, damaged: list) -> None:
     """One experiment's group: statistics, PDF, bootstrap interval and convergence."""
     g = h5.create_group(ex.name)
     g.attrs["mode"] = ex.mode
     g.attrs["switch_every_s"] = ex.switch_every_s
     g.attrs["description"] = ex.description
     g.attrs["members_in_run"] = ex.members
-    g.attrs["members_finished"] = ex.n_done
+    g.attrs["members_finished"] = ex.n_done + len(damaged)
     g.attrs["members_used"] = ex.n_done
+    g.attrs["members_damaged"] = len(damaged)
     dataset(g, "members_used", ex.done, "1", "indices of the finished members that were aggregated")
+    dataset(g, "members_damaged", np.asarray(damaged, np.int64), "1",
+            "indices of finished members left out of every statistic as if unfinished (--skip-damaged): "
+            f"their data fail their checksum ({MEMBER_DONE} = 1 but changed since written) or hold non-finite "
+            "or negative values")
     if not ex.n_done:
         g.attrs["note"] = "no finished member: no statistics"
         return

@@ -9,29 +9,44 @@ switching interval dt, the median, quartiles and 5-95 % range over the finished 
 the chosen angle and day; the constant-D experiments (mean_of_profiles, mean_inputs) become
 horizontal reference levels.  Writes a self-describing HDF5 summary, a Markdown table and a
 figure.  Memory: one value per member.
+
+Each run file gets the checks of ``hpcbelt aggregate``: refused while a live run writes it (its
+lock), refused as an output (-o, --report, --figures; also the inputs it recorded, through
+links or ``..``), and every finished member of the experiments the sweep reads is checked
+against its checksum and values first (:mod:`hpcbelt.aggregate.damage`): a damaged one is
+refused, or with ``--skip-damaged`` left out as if unfinished.  Under mpirun the checks are
+divided over the ranks and rank 0 writes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ... import __version__
+from ... import __version__, guard
 from ...errors import InputError
 from ...output import open_h5
 from ...pitch_angle.runfile import F, dataset_path, inspect, read_slab
+from .. import damage, files
+from .compute import SCREEN
 
 QUANTILES = (5, 25, 50, 75, 95)
+MODES = ("random", "mean_of_profiles", "mean_inputs")      # the experiments a sweep reads
 
 
-def collect(paths, alpha_deg: float = 30.0, day: float | None = None) -> dict:
-    """Read f(alpha_deg, day) of every finished member of every experiment in ``paths``."""
+def collect(paths, alpha_deg: float = 30.0, day: float | None = None, runs=None) -> dict:
+    """Read f(alpha_deg, day) of every finished member of every experiment in ``paths``.
+
+    ``runs``: the runs of ``paths`` as :func:`screened_runs` returns them, damaged members left
+    out (default: inspected here, without the damage check)."""
     if not paths:
         raise InputError("aggregate-sweep: no run files given")
-    runs = [inspect(p) for p in paths]
+    runs = [inspect(p) for p in paths] if runs is None else runs
     ref = runs[0]
     for r in runs[1:]:
         if not (np.array_equal(r.alpha_deg, ref.alpha_deg) and np.array_equal(r.time_s, ref.time_s)):
@@ -71,12 +86,32 @@ def collect(paths, alpha_deg: float = 30.0, day: float | None = None) -> dict:
             "constant": const, "f_units": ref.f_units, "sources": [r.path for r in runs]}
 
 
+def screened_runs(paths, comm, skip: bool) -> tuple[list, list]:
+    """``(runs, skipped)`` on every rank (collective): the pitch-angle runs of ``paths`` (inspected
+    on rank 0) after every finished member of the experiments a sweep reads was checked over the
+    ranks, as ``hpcbelt aggregate`` does; a damaged one is refused (InputError naming it), or with
+    ``skip`` left out of its experiment.  ``skipped``: [(path, Damage)]."""
+    from ...parallel import root_decides
+
+    runs = root_decides(comm, lambda: [inspect(p) for p in paths])
+    out, skipped = [], []
+    for path, run in zip(paths, runs):
+        read = replace(run, experiments=[ex for ex in run.experiments if ex.mode in MODES])
+        used, bad = damage.screened(read, SCREEN, comm, skip, path=path)
+        kept = {ex.name: ex for ex in used.experiments}
+        out.append(replace(run, experiments=[kept.get(ex.name, ex) for ex in run.experiments]))
+        skipped += [(path, d) for d in bad]
+    return out, skipped
+
+
 def statistics(data: dict) -> dict:
     dt = np.array([x[0] for x in data["random"]])
     q = np.array([np.percentile(x[2], QUANTILES) for x in data["random"]])
+    damaged = data.get("damaged", {})
     return {"dt_s": dt, "names": [x[1] for x in data["random"]],
             "n_finished": np.array([x[2].size for x in data["random"]]),
             "n_members": np.array([x[3] for x in data["random"]]),
+            "n_damaged": np.array([len(damaged.get(x[1], [])) for x in data["random"]], np.int64),
             **{f"p{p}": q[:, i] for i, p in enumerate(QUANTILES)}}
 
 
@@ -92,11 +127,15 @@ def write_summary(path: Path, data: dict, st: dict) -> None:
             h5.attrs["alpha_deg"] = data["alpha_deg"]
             h5.attrs["time_s"] = data["time_s"]
             h5.attrs["percentile_method"] = "numpy.percentile, linear interpolation, over finished members"
+            for k, v in damage.summary_attrs(data.get("skip_damaged", False), data.get("skipped", [])).items():
+                h5.attrs[k] = v
             d = h5.create_dataset("dt_s", data=st["dt_s"])
             d.attrs["units"] = "s"
             d.attrs["description"] = "switching interval of each random experiment"
             d.make_scale("dt_s")
-            for key, desc in (("n_finished", "finished members used"), ("n_members", "members in the study")):
+            for key, desc in (("n_finished", "finished members used"), ("n_members", "members in the study"),
+                              ("n_damaged", "finished members left out as damaged (--skip-damaged): their data "
+                                            "fail their checksum or hold non-finite or negative values")):
                 h5.create_dataset(key, data=st[key]).attrs["units"] = "1"
                 h5[key].attrs["description"] = desc
                 h5[key].dims[0].attach_scale(d)
@@ -156,7 +195,7 @@ def figure(path: Path, data: dict, st: dict):
 
 def report(data: dict, st: dict) -> str:
     lines = [f"# dt sweep: f({data['alpha_deg']:g} deg) at day {data['time_s'] / 86400:g}", "",
-             f"Sources: {', '.join(data['sources'])}", "",
+             f"Sources: {', '.join(data['sources'])}", *_skipped_lines(data), "",
              "| dt | experiment | members | median | 25-75 % | 5-95 % |", "|---|---|---|---|---|---|"]
     for i, dt in enumerate(st["dt_s"]):
         lines.append(f"| {_fmt_dt(dt)} | {st['names'][i]} | {st['n_finished'][i]}/{st['n_members'][i]} | "
@@ -167,33 +206,101 @@ def report(data: dict, st: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _skipped_lines(data: dict) -> list:
+    skipped = data.get("skipped", [])
+    if not skipped:
+        return []
+    return ["", f"Damaged members skipped (--skip-damaged): {len(skipped)}, left out as if unfinished: "
+            + "; ".join(f"{d.item.label} ({d.reason})" for d in skipped)]
+
+
 def register(subparsers) -> None:
+    from ..cli import add_skip_damaged
+
     p = subparsers.add_parser("aggregate-sweep", help="f at one angle and day against dt over several runs",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="pitch-angle run files (one study, or one per experiment)")
     p.add_argument("-o", "--output", help="summary file (default: sweep_summary.h5 beside the first run)")
+    p.add_argument("--report", metavar="FILE.md", help="Markdown table (default: the summary name with .md)")
     p.add_argument("--figures", metavar="DIR", help="write dt_sweep.png into DIR")
     p.add_argument("--alpha-deg", type=float, default=30.0, help="pitch angle [deg] (default 30)")
     p.add_argument("--day", type=float, help="day of the comparison (default: the last output)")
+    add_skip_damaged(p)
     p.set_defaults(func=main)
 
 
-def main(args) -> int:
-    data = collect(args.runs, args.alpha_deg, args.day)
-    st = statistics(data)
+def _outputs(args) -> tuple:
+    """(summary, report, figures dir or None), checked against every run file as ``hpcbelt
+    aggregate`` checks its outputs: no run file being written by a live run, and no output that is
+    a run file or an input one recorded (the same file on disk: links, ``..``)."""
     out = Path(args.output) if args.output else Path(args.runs[0]).with_name("sweep_summary.h5")
-    if out.resolve() in {Path(r).resolve() for r in args.runs}:
-        raise InputError(f"-o {out}: that is one of the run files")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"-o {out}: cannot create its directory ({exc})") from None
-    write_summary(out, data, st)
-    text = report(data, st)
-    out.with_suffix(".md").write_text(text)
-    if args.figures:
-        d = Path(args.figures)
-        d.mkdir(parents=True, exist_ok=True)
-        figure(d / "dt_sweep.png", data, st)
-    print(text)
+    rep = Path(args.report) if args.report else out.with_suffix(".md")
+    figs = Path(args.figures) if args.figures else None
+    for run in args.runs:
+        sources = files.readable_source(run)
+        guard.refuse_inputs_as_output(out, sources, flag="-o")
+        guard.refuse_inputs_as_output(rep, sources, flag="--report")
+        if figs is not None:
+            files.refuse_figures_over(figs, sources, names=("dt_sweep",))
+    if guard.same_file(rep, out):
+        raise InputError(f"--report {rep}: must differ from the summary")
+    for flag, path in (("-o", out), ("--report", rep)):
+        if path.is_dir():
+            raise InputError(f"{flag} {path}: is a directory; expected a file name")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"{flag} {path}: cannot create its directory ({exc})") from None
+    return out, rep, figs
+
+
+def main(args) -> int:
+    from ...parallel import abort_on_exception, root_decides, world
+
+    comm = world()
+    abort_on_exception(comm)
+
+    def prepare():
+        return _outputs(args), [files.stat(p) for p in args.runs]
+
+    (out, rep, figs), stats0 = root_decides(comm, prepare)
+    runs, skipped = screened_runs(args.runs, comm, args.skip_damaged)
+
+    def read():
+        data = collect(args.runs, args.alpha_deg, args.day, runs=runs)
+        data["skip_damaged"] = bool(args.skip_damaged)
+        data["skipped"] = [d for _, d in skipped]
+        data["damaged"] = damage.by_group(data["skipped"])
+        return data
+
+    data = root_decides(comm, read)
+    if comm.Get_rank() == 0:
+        for path, d in skipped:
+            for line in damage.warnings(path, [d]):
+                print(line, file=sys.stderr, flush=True)
+
+    def finish():
+        for p, st in zip(args.runs, stats0):
+            files.check_unchanged(p, st)
+        st = statistics(data)
+        text = report(data, st)
+        try:
+            write_summary(out, data, st)
+            tmp = files.temp_name(rep)
+            try:
+                tmp.write_text(text)
+                os.replace(tmp, rep)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            if figs is not None:
+                figs.mkdir(parents=True, exist_ok=True)
+                figure(figs / "dt_sweep.png", data, st)
+        except OSError as exc:
+            raise files.write_error(exc, out) from None
+        return text
+
+    text = root_decides(comm, finish)
+    if comm.Get_rank() == 0:
+        print(text)
     return 0
