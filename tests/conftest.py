@@ -28,10 +28,10 @@ def shared_dir(comm):
 
 # --------------------------------------------------------------------------------------------
 # Test tiers (markers declared in pyproject.toml): every test module has one, so that each tier
-# can be run alone (pytest -m unit / accuracy / e2e / mpi / slurm).  A test may carry its own
+# can be run alone (pytest -m unit / accuracy / e2e / mpi / slurm / scale).  A test may carry its own
 # tier marker instead; a module missing from this table is an error, not a silent default.
 # --------------------------------------------------------------------------------------------
-TIERS = ("unit", "accuracy", "e2e", "mpi", "slurm")
+TIERS = ("unit", "accuracy", "e2e", "mpi", "slurm", "scale")
 MODULE_TIERS = {
     "test_architecture.py": "unit",
     "test_parallel.py": "unit",
@@ -70,6 +70,7 @@ MODULE_TIERS = {
     "pitch_angle/test_runfile.py": "unit",
     "radial/test_radial.py": "accuracy",
     "slurm/test_slurm_jobs.py": "slurm",
+    "slurm/test_slurm_nodes.py": "slurm",
     "studies/test_third_kind.py": "e2e",
     "reliability/test_single_writer.py": "e2e",
     "reliability/test_input_as_output.py": "e2e",
@@ -79,6 +80,7 @@ MODULE_TIERS = {
     "reliability/test_other_commands.py": "e2e",
     "reliability/test_corruption.py": "e2e",
     "reliability/test_exit_codes.py": "e2e",
+    "scale/test_many_ranks.py": "scale",
 }
 
 
