@@ -1,14 +1,16 @@
 """Render the Slurm templates in ``jobs/`` and submit a run -> aggregate chain.
 
-    hpcbelt submit STUDY.toml [STUDY ...] [-n NTASKS] [--time T] [--out-dir DIR]
-                   [--split-experiments] [--site jobs/site.toml] [--dry-run]
+    hpcbelt submit STUDY.toml [STUDY ...] [-n NTASKS] [--nodes N] [--ntasks-per-node M]
+                   [--time T] [--out-dir DIR] [--split-experiments] [--site jobs/site.toml] [--dry-run]
 
 One study becomes one resumable batch job (``run_study.sbatch``); several studies, or one
 study with ``--split-experiments``, become a job array (``array_studies.sbatch``, one study
 or experiment per task).  An aggregation job (``aggregate.sbatch``) follows with
 ``--dependency=afterok`` unless ``--no-aggregate``.  Job ids are printed one per line as
 ``run <id>`` and ``aggregate <id>``; ``--dry-run`` prints the rendered scripts and the sbatch
-commands instead of submitting.
+commands instead of submitting.  ``--nodes N`` (and ``--ntasks-per-node M``) spread a run's
+ranks over N nodes (the site launcher, ``srun --mpi=pmix`` by default, starts them there); without
+them Slurm places the tasks as it likes.
 """
 
 from __future__ import annotations
@@ -89,6 +91,36 @@ def slurm_minutes(text: str) -> float:
 SLURM_CHECK_S = 30
 
 
+def task_layout(ntasks: int | None, nodes: int | None, per_node: int | None) -> tuple[int, str]:
+    """The run's task count and the ``#SBATCH`` lines that place its tasks on nodes.
+
+    ``-n`` alone (default 2): Slurm places the tasks.  ``--nodes N``: exactly N nodes, the tasks
+    spread over them (``-n`` defaults to one task per node).  ``--ntasks-per-node M``: M tasks on
+    every node (``-n`` defaults to N*M and, if given, must equal it).
+    """
+    for flag, v in (("--ntasks", ntasks), ("--nodes", nodes), ("--ntasks-per-node", per_node)):
+        if v is not None and v < 1:
+            raise InputError(f"{flag} {v}: must be at least 1")
+    if per_node is not None and nodes is None:
+        nodes = 1 if ntasks is None else -(-ntasks // per_node)
+    if nodes is None:
+        return (2 if ntasks is None else ntasks), ("# (nodes: where Slurm puts the tasks; "
+                                                   "hpcbelt submit --nodes N to choose)")
+    if per_node is not None:
+        if ntasks is not None and ntasks != nodes * per_node:
+            raise InputError(f"--ntasks {ntasks}: with --nodes {nodes} and --ntasks-per-node {per_node} "
+                             f"the run has {nodes * per_node} tasks; give -n {nodes * per_node} or leave it out")
+        ntasks = nodes * per_node
+    elif ntasks is None:
+        ntasks = nodes
+    if ntasks < nodes:
+        raise InputError(f"--ntasks {ntasks}: fewer tasks than --nodes {nodes}; every node needs one")
+    lines = [f"#SBATCH --nodes={nodes}".ljust(39) + "# nodes the ranks are spread over"]
+    if per_node is not None:
+        lines.append(f"#SBATCH --ntasks-per-node={per_node}".ljust(39) + "# MPI ranks on each node")
+    return ntasks, "\n".join(lines)
+
+
 def render(template: str, values: dict[str, str]) -> str:
     """Fill ``@@KEY@@`` placeholders; an unfilled placeholder is a bug in the caller."""
     text = (JOBS_DIR / template).read_text()
@@ -124,11 +156,14 @@ def _checked_study(path: Path):
     return source, registry.kind_of_study(source.doc, path)
 
 
-def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Site,
+def submit(studies: list[Path], ntasks: int | None, time: str, out_dir: Path, site: Site,
            split_experiments: bool = False, aggregate: bool = True, dry_run: bool = False,
            signal_s: int = 60, max_requeues: int = 20, agg_time: str = "1:00:00",
-           run_args: list[str] | None = None) -> dict[str, str]:
-    """Render and submit; returns {"run": id, "aggregate": id}."""
+           run_args: list[str] | None = None, nodes: int | None = None,
+           ntasks_per_node: int | None = None) -> dict[str, str]:
+    """Render and submit; returns {"run": id, "aggregate": id}.  ``ntasks`` None: 2, or as
+    ``nodes`` and ``ntasks_per_node`` imply (:func:`task_layout`)."""
+    ntasks, node_lines = task_layout(ntasks, nodes, ntasks_per_node)
     sources = []
     for s in studies:
         if not s.is_file():
@@ -166,7 +201,7 @@ def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Sit
     name = studies[0].stem if len(studies) == 1 else "hpcbelt-array"
     list_file = scripts / f"{name}.list"
     common = {
-        "NTASKS": str(ntasks), "TIME": time, "SIGNAL_S": str(signal_s), "SETUP": site.setup,
+        "NTASKS": str(ntasks), "NODE_LINES": node_lines, "TIME": time, "SIGNAL_S": str(signal_s), "SETUP": site.setup,
         "JOBS_DIR": shlex.quote(str(JOBS_DIR)), "LAUNCHER": site.launcher,
         "MAX_REQUEUES": str(max_requeues), "LIST": shlex.quote(str(list_file)),
     }
@@ -183,6 +218,7 @@ def submit(studies: list[Path], ntasks: int, time: str, out_dir: Path, site: Sit
                                                "LOG": str(scripts / f"{name}-%A_%a.log")})
         run_script = scripts / f"{name}-array.sbatch"
     agg_text = render("aggregate.sbatch", {**common, "NAME": f"hpcbelt-agg-{name}", "NTASKS": "1",
+                                           "NODE_LINES": "#SBATCH --nodes=1".ljust(39) + "# one node",
                                            "TIME": agg_time, "LOG": str(scripts / f"{name}-aggregate-%j.log")})
     agg_script = scripts / f"{name}-aggregate.sbatch"
 

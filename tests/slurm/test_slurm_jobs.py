@@ -104,7 +104,8 @@ def test_aggregation_waits_for_success(slurm, tmp_path):
     (tmp_path / "db.h5").rename(tmp_path / "gone.h5")
     ids = submit(study, "-n", "1", "--time", "5", "--out-dir", tmp_path / "out")
     t0 = time.monotonic()
-    while job_state(ids["run"]).get("JobState") in ("PENDING", "RUNNING") and time.monotonic() - t0 < 120:
+    while job_state(ids["run"]).get("JobState") in ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING") \
+            and time.monotonic() - t0 < 120:
         time.sleep(1)
     run = job_state(ids["run"])
     assert run["JobState"] == "FAILED" and run["ExitCode"].startswith("2:"), run
