@@ -87,7 +87,8 @@ def _node_banks(study: Study, node: "parallel.NodeShared", queues) -> dict[int, 
     """The propagators of every experiment that this node's ranks will run, one shared copy each.
 
     The node needs the (profile, length) pairs of the members dealt to its ranks (their
-    intervals follow from the seed and the member alone); the sorted key list is split into
+    intervals follow from the seed and the member alone: each rank lists a slice of them and
+    the node shares the lists); the sorted key list is split into
     contiguous slices, each rank builds its own slice into the node's window, and after
     :meth:`~hpcbelt.parallel.NodeShared.publish` every rank reads all of it.  Each matrix is
     computed exactly as a private bank computes it, so results are bitwise the same in both
@@ -99,8 +100,12 @@ def _node_banks(study: Study, node: "parallel.NodeShared", queues) -> dict[int, 
         members = [m for ee, m in ours if ee == e]
         if not members:
             continue
-        keys = bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
-                         for m in members)
+        # the node's ranks plan disjoint slices of its members and share their keys
+        lo, hi = node.part(len(members))
+        part = bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
+                         for m in members[lo:hi])
+        keys = sorted({key for got in node.node.allgather(part) for key in got},
+                      key=lambda kt: (kt[1], kt[0]))
         store = node.allocate((len(keys), study.grid.n, study.grid.n))
         lo, hi = node.part(len(keys))
         build_propagators(study.grid, study.profiles, keys[lo:hi], store[lo:hi])
