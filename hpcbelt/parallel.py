@@ -75,14 +75,16 @@ def run_rounds(comm, queues: list[list], work: Callable[[Any], None], *, label: 
             stopped = stop.agreed(comm)
             if stopped:
                 break
-            if r < len(mine):
+            did = r < len(mine)
+            if did:
                 work(mine[r])
                 ran += 1
+            if hub.round_done is not None:       # the round's collective writes, on every rank
+                hub.round_done()
+            if did:
                 if after_item is not None:
                     after_item()
-                hub.advance(1)
-            if hub.round_done is not None:
-                hub.round_done()
+                hub.advance(1)                   # progress counts items that are on disk
         hub.finish()
     remaining = comm.allreduce(len(mine) - ran)
     return Rounds(stopped, int(remaining), int(total))

@@ -64,7 +64,7 @@ def from_file(grid, path, dataset="F", time_index=-1):
             d = f[dataset]
             # one time of a (time, L, mlt) history is read, not the whole history
             if d.ndim == 3 and not -d.shape[0] <= time_index < d.shape[0]:
-                raise ValueError(f"{path}:{dataset} has {d.shape[0]} times, no time_index {time_index}")
+                raise IndexError(f"{path}:{dataset} has {d.shape[0]} times, no time_index {time_index}")
             F = np.asarray(d[time_index] if d.ndim == 3 else d[...], dtype=float)
             parent = dataset.rsplit("/", 1)[0] if "/" in dataset else ""
 
