@@ -57,8 +57,10 @@ def pitch_angle_member_bytes(n_alpha: int, n_time: int, n_segments: int) -> int:
 
 
 def pitch_angle_file_bytes(n_alpha: int, n_time: int, experiments) -> int:
-    """The per-member datasets of a pitch-angle run file; ``experiments`` is (members, segments) pairs."""
-    return sum(m * (2 * n_time * n_alpha * F8 + 4 * s + 1) for m, s in experiments)
+    """The per-member datasets of a pitch-angle run file; ``experiments`` is (members, segments) pairs:
+    f and the D_aa integral (float64), the profile index (int32 per segment), the sha256 checksum
+    (32 bytes) and the done flag."""
+    return sum(m * (2 * n_time * n_alpha * F8 + 4 * s + 32 + 1) for m, s in experiments)
 
 
 def propagator_bank_bytes(n_alpha: int, n_profiles: int, n_lengths: int) -> int:
