@@ -28,9 +28,9 @@ pause_s = {pause}
 """
 
 
-def env():
+def env(**extra):
     e = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-             OMPI_MCA_rmaps_base_oversubscribe="1")
+             OMPI_MCA_rmaps_base_oversubscribe="1", **extra)
     e.pop("HPCBELT_IO", None)
     return e
 

@@ -20,6 +20,8 @@ import pytest
 
 from hpcbelt import guard
 
+from .decay_runs import DECAY, env
+
 ROOT = Path(__file__).resolve().parents[2]
 JOB_SH = ROOT / "jobs" / "hpcbelt_job.sh"
 
@@ -40,25 +42,6 @@ def build():
 cli.build_parser = build
 """
 
-STUDY = """\
-kind = "decay"
-seed = 5
-title = "exit codes"
-
-[decay]
-members = {members}
-duration_s = 3600.0
-output_every_s = 600.0
-dt_s = 10.0
-pause_s = {pause}
-"""
-
-
-def env(**extra):
-    e = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-             OMPI_MCA_rmaps_base_oversubscribe="1", **extra)
-    e.pop("HPCBELT_IO", None)
-    return e
 
 
 @pytest.fixture
@@ -80,7 +63,7 @@ def bin_dir(tmp_path):
 
 def study(tmp_path, members=24, pause=0.4):
     p = tmp_path / "decay.toml"
-    p.write_text(STUDY.format(members=members, pause=pause))
+    p.write_text(DECAY.format(members=members, pause=pause))
     return p
 
 
