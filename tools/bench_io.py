@@ -60,7 +60,6 @@ def worker(path: str, members_per_rank: int, n_time: int, n_alpha: int) -> None:
     rng = np.random.default_rng(rank)
     f = rng.random((n_time, n_alpha))
     queues = parallel.deal(list(range(members)), size)
-    rounds = []
 
     def work(m):
         rf.put("e/f", (m, slice(None), slice(None)), f)
