@@ -9,7 +9,8 @@ ranks (:func:`hpcbelt.parallel.deal`) and run in rounds with an agreed stop
 
 from __future__ import annotations
 
-from .. import output, parallel
+from .. import output, parallel, resources
+from ..errors import InputError
 from . import runfile
 from .runfile import DAA_INTEGRAL, F, MEMBER_CHECKSUM, MEMBER_DONE, PROFILE_INDEX, dataset_path
 from .solver import PropagatorBank, bank_keys, build_propagators, member_intervals, run_member
@@ -28,18 +29,19 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     if done is not None:
         items = [(e, m) for e, m in items if not done[study.experiments[e].name][m]]
     queues = parallel.deal(items, comm.Get_size())
-    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=runfile.KIND, study=study,
-                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study),
-                                 method=study.method, f_units=runfile.F_UNITS)
     mine = queues[comm.Get_rank()]
-    # method = "exact": one bank of propagators per experiment, held once per node in shared
-    # memory and built in slices by the node's ranks before the rounds start (the allocation is
-    # collective over the node, so it cannot wait until each rank meets its first member of an
-    # experiment); without shared memory each rank builds its own, one experiment at a time.
+    # method = "exact": one bank of propagators for all experiments, held once per node in
+    # shared memory and built in slices by the node's ranks before the rounds start (the
+    # allocation is collective over the node, so it cannot wait until each rank meets its first
+    # member); without shared memory each rank builds its own, one experiment at a time.  The
+    # bank comes before the file: a bank that does not fit is refused with the file untouched.
     node = parallel.NodeShared(comm) if study.method == "exact" else None
     shared = _node_banks(study, node, queues) if node is not None and node.available else {}
     if node is not None:
         node.warn_once("propagator banks are not shared by the ranks of a node")
+    rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=runfile.KIND, study=study,
+                                 layout_version=runfile.LAYOUT_VERSION, layout=runfile.layout(study),
+                                 method=study.method, f_units=runfile.F_UNITS)
     bank, bank_for = None, None      # this rank's private bank of experiment bank_for
 
     def work(item):
@@ -84,31 +86,47 @@ def _propagators_for(study: Study, e: int, mine) -> PropagatorBank:
 
 
 def _node_banks(study: Study, node: "parallel.NodeShared", queues) -> dict[int, PropagatorBank]:
-    """The propagators of every experiment that this node's ranks will run, one shared copy each.
+    """The propagators of every experiment that this node's ranks will run, in one shared copy.
 
     The node needs the (profile, length) pairs of the members dealt to its ranks (their
     intervals follow from the seed and the member alone: each rank lists a slice of them and
-    the node shares the lists); the sorted key list is split into
-    contiguous slices, each rank builds its own slice into the node's window, and after
-    :meth:`~hpcbelt.parallel.NodeShared.publish` every rank reads all of it.  Each matrix is
-    computed exactly as a private bank computes it, so results are bitwise the same in both
-    modes and on any number of ranks.  Collective over the node.
+    the node shares the lists).  The keys of all experiments go into one window, sorted by
+    profile, and each rank builds a contiguous slice that starts and ends on a profile boundary,
+    so each database row is decomposed once per node whatever the number of interval lengths it
+    is wanted for; after :meth:`~hpcbelt.parallel.NodeShared.publish` every rank reads all of
+    it.  Each matrix is computed exactly as a private bank computes it, so results are bitwise
+    the same in both modes and on any number of ranks.  A bank larger than the node's available
+    memory is refused (InputError, the same on every rank) before anything is allocated.
+    Collective over ``study``'s communicator.
     """
     ours = [item for r in node.node_world_ranks() for item in queues[r]]
-    banks = {}
+    wanted = []
     for e, ex in enumerate(study.experiments):
         members = [m for ee, m in ours if ee == e]
-        if not members:
-            continue
-        # the node's ranks plan disjoint slices of its members and share their keys
-        lo, hi = node.part(len(members))
-        part = bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
-                         for m in members[lo:hi])
-        keys = sorted({key for got in node.node.allgather(part) for key in got},
-                      key=lambda kt: (kt[1], kt[0]))
-        store = node.allocate((len(keys), study.grid.n, study.grid.n))
-        lo, hi = node.part(len(keys))
-        build_propagators(study.grid, study.profiles, keys[lo:hi], store[lo:hi])
-        banks[e] = PropagatorBank.over(study.grid, study.profiles, keys, store)
+        lo, hi = node.part(len(members))        # the node's ranks plan disjoint slices
+        wanted.extend(bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
+                                for m in members[lo:hi]))
+    keys = sorted({key for got in node.node.allgather(wanted) for key in got})
+    nbytes = len(keys) * study.grid.n * study.grid.n * 8
+
+    def fits():
+        problem = resources.memory_problem(nbytes, f"the exact method's propagator bank ({len(keys):,} "
+                                           f"matrices of {study.grid.n}^2 angles, one copy per node)")
+        if problem and node.node_rank == 0:
+            raise InputError(f"{study.path}: {problem}; use fewer distinct interval lengths "
+                             "(output_every_s, switch_every_s), fewer profiles or method = 'explicit'")
+
+    parallel.all_agree(node.comm, fits)
+    store = node.allocate((len(keys), study.grid.n, study.grid.n))
+    lo, hi = (_profile_boundary(keys, b) for b in node.part(len(keys)))
+    build_propagators(study.grid, study.profiles, keys[lo:hi], store[lo:hi])
     node.publish()
-    return banks
+    bank = PropagatorBank.over(study.grid, study.profiles, keys, store)
+    return {e: bank for e in {e for e, _ in ours}}
+
+
+def _profile_boundary(keys: list[tuple[int, float]], i: int) -> int:
+    """The first index >= i where a new profile starts in ``keys`` (sorted by profile)."""
+    while 0 < i < len(keys) and keys[i][0] == keys[i - 1][0]:
+        i += 1
+    return i

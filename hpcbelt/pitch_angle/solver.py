@@ -68,6 +68,21 @@ def stencil(grid: Grid, daa_stack: np.ndarray, dt_s: float) -> np.ndarray:
     return coef
 
 
+def _decompose(grid: Grid, daa_stack: np.ndarray):
+    """Per profile k of ``daa_stack``: (w, M^-1/2 Q, Q^T M^1/2) of S_k = Q diag(w) Q^T."""
+    diag, off = symmetric_tridiagonal(grid, daa_stack)
+    sq = np.sqrt(grid.volume)
+    for k in range(daa_stack.shape[0]):
+        w, q = eigh_tridiagonal(diag[k], off[k])
+        yield w, q / sq[:, None], (q * sq[:, None]).T
+
+
+def _propagator(w: np.ndarray, left: np.ndarray, right: np.ndarray, tau_s: float, out: np.ndarray) -> None:
+    """``out = left diag(exp(w tau)) right``, round-off negatives clipped to zero."""
+    np.matmul(left * np.exp(w * tau_s)[None, :], right, out=out)
+    np.maximum(out, 0.0, out=out)
+
+
 def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float, out: np.ndarray | None = None) -> np.ndarray:
     """exp(A_k tau) for each profile k of ``daa_stack`` (K, n) -> (K, n, n), into ``out`` if given.
 
@@ -78,16 +93,10 @@ def propagators(grid: Grid, daa_stack: np.ndarray, tau_s: float, out: np.ndarray
     so its bits do not depend on which other profiles share the call (the shared bank relies on it).
     """
     daa_stack = np.atleast_2d(daa_stack)
-    diag, off = symmetric_tridiagonal(grid, daa_stack)
-    sq = np.sqrt(grid.volume)
     if out is None:
         out = np.empty((daa_stack.shape[0], grid.n, grid.n))
-    for k in range(daa_stack.shape[0]):
-        w, q = eigh_tridiagonal(diag[k], off[k])
-        left = q / sq[:, None]                       # M^-1/2 Q
-        right = (q * sq[:, None]).T                  # Q^T M^1/2
-        np.matmul(left * np.exp(w * tau_s)[None, :], right, out=out[k])
-        np.maximum(out[k], 0.0, out=out[k])
+    for k, (w, left, right) in enumerate(_decompose(grid, daa_stack)):
+        _propagator(w, left, right, tau_s, out[k])
     return out
 
 
@@ -117,15 +126,21 @@ def bank_keys(plans) -> list[tuple[int, float]]:
 
 def build_propagators(grid: Grid, daa_stack: np.ndarray, keys: list[tuple[int, float]],
                       out: np.ndarray) -> None:
-    """``out[i] = exp(A_{k_i} t_i)`` for ``keys[i] = (k_i, t_i)``, one batch per length t."""
-    i = 0
-    while i < len(keys):
-        t = keys[i][1]
-        j = i
-        while j < len(keys) and keys[j][1] == t:
-            j += 1
-        propagators(grid, daa_stack[[k for k, _ in keys[i:j]]], t, out=out[i:j])
-        i = j
+    """``out[i] = exp(A_{k_i} t_i)`` for ``keys[i] = (k_i, t_i)``, in any order.
+
+    Each profile is decomposed once, whatever the number of lengths it is wanted for (e.g. the
+    same database row drawn by a 2-min and a 6-h experiment), and every matrix is bitwise what
+    :func:`propagators` gives for it.
+    """
+    if not keys:
+        return
+    rows: dict[int, list[int]] = {}
+    for i, (k, _) in enumerate(keys):
+        rows.setdefault(k, []).append(i)
+    profiles = sorted(rows)
+    for k, (w, left, right) in zip(profiles, _decompose(grid, daa_stack[profiles])):
+        for i in rows[k]:
+            _propagator(w, left, right, keys[i][1], out[i])
 
 
 def member_intervals(seg_profile: np.ndarray, out_t: np.ndarray, seg_t: np.ndarray):

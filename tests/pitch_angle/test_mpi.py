@@ -97,16 +97,20 @@ def test_shared_bank_is_one_copy_per_node_built_in_slices(comm, shared_dir):
     banks = driver._node_banks(study, node, queues)
     sizes = [w.Shared_query(0)[0].nbytes for w in node._windows]
     mine = [len(w.Shared_query(node.node_rank)[0]) for w in node._windows]
-    assert sizes[1:] == [b.count * study.grid.n ** 2 * 8 for b in banks.values()]
+    bank = next(iter(banks.values()))
+    assert all(b is bank for b in banks.values())                   # one bank for all experiments
+    assert sizes[1:] == [bank.count * study.grid.n ** 2 * 8]
     assert all(m == 0 for m in mine) or node.node_rank == 0          # only node rank 0 allocates
-    for e, bank in banks.items():
-        slices = comm.allgather(node.part(bank.count))
-        assert slices[0][0] == 0 and slices[-1][1] == bank.count
-        assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
-        keys = sorted(bank.index, key=bank.index.get)
-        private = PropagatorBank(study.grid, study.profiles)
-        rows = private.rows(np.array([k for k, _ in keys]), np.array([t for _, t in keys]))
-        np.testing.assert_array_equal(bank.matrices, private.matrices[rows])
+    keys = sorted(bank.index, key=bank.index.get)
+    assert keys == sorted(keys) and len({t for _, t in keys}) > 1    # by profile; several lengths
+    slices = comm.allgather(tuple(driver._profile_boundary(keys, b) for b in node.part(bank.count)))
+    assert slices[0][0] == 0 and slices[-1][1] == bank.count
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:]))
+    # a profile is decomposed by one rank only: no slice boundary falls inside a profile's keys
+    assert all(lo in (0, len(keys)) or keys[lo][0] != keys[lo - 1][0] for lo, _ in slices)
+    private = PropagatorBank(study.grid, study.profiles)
+    rows = private.rows(np.array([k for k, _ in keys]), np.array([t for _, t in keys]))
+    np.testing.assert_array_equal(bank.matrices, private.matrices[rows])
     node.free()
 
 
@@ -160,3 +164,22 @@ def test_collective_and_independent_writes_give_the_same_file(comm, shared_dir, 
         for n in names:
             np.testing.assert_array_equal(a[n][()], b[n][()])
         assert len(names) > 10
+
+
+def test_a_bank_larger_than_the_node_memory_is_refused_before_the_file(comm, shared_dir, monkeypatch):
+    """The node's whole bank (all experiments) is checked against the node's available memory
+    before the run file exists: the same InputError on every rank, nothing written."""
+    from hpcbelt import resources
+
+    d = shared_dir
+    if comm.Get_rank() == 0:
+        make_study(d, method="exact", dalpha=6.0, days=0.5, members=comm.Get_size() + 1)
+    comm.Barrier()
+    study = root_decides(comm, lambda: load_study(d / "study.toml"))
+    monkeypatch.setattr(resources, "available_memory", lambda: 1 << 10)     # 1 KiB left on the node
+    with pytest.raises(InputError) as err:
+        driver.run(study, comm, d / "run.h5", quiet=True)
+    messages = comm.allgather(str(err.value))
+    assert len(set(messages)) == 1 and "propagator bank" in messages[0]
+    assert "one copy per node" in messages[0] and "method = 'explicit'" in messages[0]
+    assert not (d / "run.h5").exists()
