@@ -145,6 +145,38 @@ def member_roofline(study_path: str, repeat: int = 5) -> dict:
             "bytes": 8.0 * n * n * pidx.size, "bank_MB": bank.nbytes / 1e6}
 
 
+def sparsity_bound(study_path: str, bw_GBps: float, intervals: int, sample: int = 200) -> dict:
+    """How far below the dense kernel any exact-to-round-off representation could go.
+
+    For ``sample`` database rows at the 2-min length: the fraction of propagator entries above
+    1e-18 of the matrix's largest (entries below cannot change f at round-off, so an ideal sparse
+    format would read only these, 8 bytes each, with no index overhead), the skyline fraction
+    (each row's first to last such entry), and how many eigenmodes survive the interval
+    (exp((w_k - w_0) tau) > 1e-18; a truncated spectral form reads 2 n r numbers).  The lower
+    bound is the ideal sparse format's traffic over the stream bandwidth.
+    """
+    import numpy as np
+    from scipy.linalg import eigh_tridiagonal
+
+    from hpcbelt.pitch_angle.operator import symmetric_tridiagonal
+    from hpcbelt.pitch_angle.solver import propagators
+    from hpcbelt.pitch_angle.study import load_study
+
+    s = load_study(study_path, experiments=["drand_2min"])
+    n, tau = s.grid.n, float(s.experiments[0].switch_every_s)
+    rows = np.random.default_rng(0).choice(s.database.n_profiles, sample, replace=False)
+    P = propagators(s.grid, s.profiles[rows], tau)
+    big = P > 1e-18 * P.max(axis=(1, 2))[:, None, None]
+    lo, hi = np.argmax(big, axis=2), n - np.argmax(big[:, :, ::-1], axis=2)
+    d, o = symmetric_tridiagonal(s.grid, s.profiles[rows])
+    w = np.array([eigh_tridiagonal(d[k], o[k], eigvals_only=True) for k in range(sample)])
+    modes = ((w.max(axis=1)[:, None] - w) * tau < np.log(1e18)).sum(axis=1)
+    nnz = float(np.median(big.sum(axis=(1, 2)))) / n ** 2
+    return {"nnz": nnz, "skyline": float(np.median((hi - lo).sum(axis=1))) / n ** 2,
+            "modes": int(np.median(modes)), "n": n, "tau": tau,
+            "bound_ms": nnz * 8.0 * n * n * intervals / (bw_GBps * 1e9) * 1e3}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ranks", default="1,2,4,8")
@@ -166,6 +198,11 @@ def main() -> int:
           f"{m['seconds'] * 1e3:.1f} ms; {rate:.2f} GFlop/s = {100 * rate / peak:.0f} % of dgemm; "
           f"{traffic:.1f} GB/s of propagators = {100 * traffic / bw:.0f} % of stream triad; "
           f"bandwidth bound {m['bytes'] / bw / 1e9 * 1e3:.1f} ms")
+    b = sparsity_bound(args.study, bw, m["intervals"])
+    print(f"propagators of {b['tau']:.0f} s (median of 200 rows): {100 * b['nnz']:.0f} % of entries above "
+          f"1e-18 of the largest, skyline {100 * b['skyline']:.0f} %, {b['modes']} of {b['n']} eigenmodes "
+          f"survive; an ideal sparse kernel (no index bytes) still reads {b['bound_ms']:.1f} ms of "
+          f"propagators at the triad bandwidth")
     print(f"{'ranks':>5} {'mode':>8} {'set-up s':>9} {'matrices/rank':>14} {'bank MB/node':>13}")
     for n in (int(x) for x in args.ranks.split(",")):
         for mode in ("shared", "private") if n > 1 else ("private",):
