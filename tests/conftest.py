@@ -68,6 +68,7 @@ MODULE_TIERS = {
     "pitch_angle/test_restart.py": "e2e",
     "pitch_angle/test_run.py": "e2e",
     "pitch_angle/test_runfile.py": "unit",
+    "pitch_angle/test_spectral.py": "accuracy",
     "radial/test_radial.py": "accuracy",
     "slurm/test_slurm_jobs.py": "slurm",
     "slurm/test_slurm_nodes.py": "slurm",
