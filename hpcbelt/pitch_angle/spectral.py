@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import eigh, eigh_tridiagonal
 
-from .operator import Grid, face_coefficients, symmetric_tridiagonal
+from .operator import Grid, symmetric_tridiagonal
 
 
 GAP_FRACTION = 1e-4     # D below this fraction of its peak opens the gap (see below_gap)
