@@ -39,6 +39,7 @@ MODULE_TIERS = {
     "aggregate/test_agg_drift.py": "e2e",
     "aggregate/test_agg_figures.py": "e2e",
     "aggregate/test_agg_memory.py": "e2e",
+    "aggregate/test_agg_mechanism.py": "e2e",
     "aggregate/test_agg_mpi.py": "mpi",
     "aggregate/test_agg_real_run.py": "e2e",
     "aggregate/test_agg_stats_unit.py": "unit",

@@ -21,6 +21,34 @@ def used(run) -> tuple[str, bool]:
     return text, not all(ex.n_done == ex.members for ex in run.experiments)
 
 
+def _mechanism(h5, names) -> list[str]:
+    """The mechanism section (issue 13): statistics over the <D> run at the end, and the rates."""
+    if "mechanism" not in h5:
+        return []
+    g = h5["mechanism"]
+    if not g.attrs["available"]:
+        return ["", f"Mechanism diagnostics not computed: {g.attrs['reason']}"]
+    lines = ["", f"## Mechanism at {g.attrs['alpha_deg']:g} deg (end of run)", "",
+             f"Decay rates below the gap ({g.attrs['gap_deg']:g} deg): <D> run "
+             f"{g.attrs['rate_mean_profile_per_day']:.4g} /day; the ensemble mean under iid switching can "
+             "never decay faster (Jensen).", "",
+             "| experiment | mean / <D> run | median / <D> run | geometric mean / <D> run | "
+             "rate of the mean /day | commuting part, median | rest, median [5, 95 %] |",
+             "|---|---|---|---|---|---|---|"]
+    for n in names:
+        if n not in g:
+            continue
+        e = g[n]
+        ratio = [_g(e[f"f_{k}_over_reference"][-1]) if f"f_{k}_over_reference" in e else "-"
+                 for k in ("mean", "median", "geometric_mean")]
+        rate = _g(e.attrs["rate_of_mean_propagator_per_day"]) if "rate_of_mean_propagator_per_day" in e.attrs else "-"
+        com = _g(e["commuting/median"][-1]) if "commuting" in e else "-"
+        rest = (f"{_g(e['rest/median'][-1])} [{_g(e['rest/p05'][-1])}, {_g(e['rest/p95'][-1])}]"
+                if "rest" in e else "-")
+        lines.append(f"| {n} | {' | '.join(ratio)} | {rate} | {com} | {rest} |")
+    return lines
+
+
 def report(summary_path, figures: dict | None = None, elapsed_s: float | None = None) -> str:
     """The Markdown report of a pitch-angle summary: members, f at the snapshot days, the ratio of
     the constant runs, the time-integrated D_aa and the PDF bins (all read from the summary)."""
@@ -96,6 +124,8 @@ def report(summary_path, figures: dict | None = None, elapsed_s: float | None = 
                 m1 = h5[f"{ens[1]}/daa_integral/mean"][-1, ia]
                 lines.append("")
                 lines.append(f"Ratio {ens[1]} / {ens[0]} at the end of the run ({t_days[-1]:g} days): {_g(m1 / m0)}")
+
+        lines += _mechanism(h5, names)
 
         edges = h5["pdf_bin_edges_log10f"][()]
         lines += ["", "## PDFs", "",

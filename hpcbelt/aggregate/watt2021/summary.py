@@ -27,6 +27,12 @@ Layout (a contract with the figures, the report and any later reader; summary_la
     /figure_data/fig3/<role>       (time <= fig3 days, alpha)  f of one member (raw, no floor)
     /database/daa_mean, daa_of_mean_inputs (alpha,)  copied from the run
     /database/file/...             the database distribution (Fig 1) when the file was readable
+    /mechanism                     attrs: available (reason if not), alpha_deg, gap_deg, nodes_below_gap,
+                                   rate_mean_profile_per_day, reference_experiment (:mod:`.mechanism`)
+    /mechanism/<exp>/f_mean, f_median, f_geometric_mean (time,)  f at mechanism alpha_deg [f units]
+    /mechanism/<exp>/f_<stat>_over_reference (time,)  the same over f of the <D> run [1]
+    /mechanism/<exp>/{commuting,rest}/{mean,p05,median,p95} (time,)  random experiments: ln f split [1];
+                                   attr rate_of_mean_propagator_per_day (the ensemble mean's decay rate)
 
 Root attributes: the common header of every summary (:func:`hpcbelt.aggregate.files.summary_header`:
 where the data came from -- source_path, size, mtime, sha256, the run's status, study
@@ -51,6 +57,7 @@ from ...daa_database import WINDOW_DECADES, database_distribution
 from ...output import open_unbuffered
 from .. import damage
 from ..files import dataset, write_attrs
+from . import mechanism
 from .compute import fig3_data, snapshot_and_ratios
 
 STAT_DESCRIPTIONS = {
@@ -76,6 +83,7 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
     fig3 = fig3_data(run, plan)
     ratios = snapshot_and_ratios(run, plan, results)
     db_dist = database_distribution(run.database)
+    mech = mechanism.diagnostics(run, plan, results)
     damaged = damage.skipped_by_group(header)
     with open_unbuffered(path, "w") as h5:      # a full disk is reported, not lost at close
         write_attrs(h5, header)
@@ -87,6 +95,7 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
         _ratios(h5, run, plan, ratios, ts)
         _fig3(h5, run, plan, fig3, al)
         _database(h5, run, db_dist, al)
+        mechanism.write(h5, run, mech, ts)
         h5.flush()
 
 
