@@ -35,8 +35,9 @@ import numpy as np
 
 TWO_PI = 2.0 * math.pi
 
-# Kinds of the inner and outer L edge: "fixed" puts a ghost ring of a given value one cell beyond
-# the edge (value 0: absorbing), "zero_flux" closes the edge.
+# Kinds of the inner and outer L edge: "fixed" holds F at a given value on the edge itself (L_min
+# or L_max; value 0: absorbing), "zero_flux" closes the edge (issue 17: the value was once held
+# half a cell outside, at a ghost-cell centre).
 BOUNDARY_KINDS = ("fixed", "zero_flux")
 
 

@@ -71,6 +71,8 @@ MODULE_TIERS = {
     "pitch_angle/test_runfile.py": "unit",
     "pitch_angle/test_spectral.py": "accuracy",
     "radial/test_radial.py": "accuracy",
+    "radial/test_radial_order.py": "accuracy",
+    "radial/test_spacepy_radial.py": "accuracy",
     "slurm/test_slurm_jobs.py": "slurm",
     "slurm/test_slurm_nodes.py": "slurm",
     "studies/test_third_kind.py": "e2e",

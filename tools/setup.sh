@@ -74,6 +74,14 @@ if ! "$VENV/bin/python" -c "import h5py, sys; sys.exit(0 if h5py.get_config().mp
         echo "setup: h5py was built without MPI; runs will funnel writes through rank 0" >&2; }
 fi
 
+# SpacePy's Crank-Nicolson radial diffusion: the independent code the radial solver's accuracy
+# tests compare with (tests/radial/test_spacepy_radial.py).  After the MPI h5py build, so that
+# its h5py requirement is met by that build rather than by a serial wheel.
+if ! "$VENV/bin/python" -c "import spacepy" 2>/dev/null; then
+    echo "setup: installing spacepy (independent radial-diffusion solver for the accuracy tests)"
+    $PIP install -q -c tools/constraints.txt spacepy
+fi
+
 if ! log=$(PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1); then
     echo "$log" >&2; echo "setup: installing hpcbelt failed" >&2; exit 1
 fi
