@@ -60,6 +60,7 @@ MODULE_TIERS = {
     "dxx/test_geometry.py": "accuracy",
     "dxx/test_import_plot.py": "e2e",
     "dxx/test_oblique.py": "accuracy",
+    "dxx/test_surrogate.py": "unit",
     "particles/test_particles_vs_pde.py": "accuracy",
     "particles/test_tracker.py": "accuracy",
     "pitch_angle/test_bad_input.py": "e2e",

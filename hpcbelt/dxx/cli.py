@@ -194,6 +194,55 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_surrogate(args) -> int:
+    """``hpcbelt dxx surrogate SOURCE -o OUT --kind K``: a surrogate database (rank 0 writes)."""
+    from .. import __version__, daa_database
+    from ..guard import refuse_inputs_as_output
+    from ..parallel import root_decides, world
+    from . import surrogate
+
+    comm = world()
+    out = Path(args.output)
+
+    def make():
+        refuse_inputs_as_output(out, {"source database": args.source}, "-o")
+        if out.exists() and not args.overwrite:
+            raise InputError(f"output {out}: exists (use --overwrite to replace it)")
+        if not out.parent.exists():
+            raise InputError(f"output {out}: directory {out.parent} does not exist")
+        db = daa_database.load(args.source)
+        try:
+            daa, info = surrogate.make(args.kind, db.alpha_deg, db.daa, alpha_ref_deg=args.alpha_ref_deg,
+                                       seed=args.seed, tail_factor=args.tail_factor)
+        except ValueError as exc:
+            raise InputError(f"--{str(exc).split(':')[0].replace('_', '-')}: {str(exc).split(': ', 1)[1]}") from None
+        provenance = {"command": canonical_command(["surrogate", *sys.argv[sys.argv.index("surrogate") + 1:]]
+                                                   if "surrogate" in sys.argv else []),
+                      "surrogate": info, "source": {"path": str(args.source), "sha256": db.sha256},
+                      "hpcbelt_version": __version__,
+                      "definition": "hpcbelt.dxx.surrogate (module docstring)"}
+        desc = (f"Surrogate '{args.kind}' of {args.source} (reference angle {args.alpha_ref_deg:g} deg): "
+                f"{info['rows_out']} profiles; see hpcbelt.dxx.surrogate")
+        tmp = out.with_name(f".{out.name}.tmp")
+        try:
+            daa_database.write(tmp, alpha_deg=db.alpha_deg, daa=daa, daa_of_mean_inputs=db.daa_of_mean_inputs,
+                               L=db.L, energy_MeV=db.energy_MeV, description=desc, provenance=provenance,
+                               surrogate_kind=args.kind)
+            tmp.replace(out)                 # an existing OUT is replaced whole or not at all
+        except OSError as exc:
+            from ..output import WriteFailed, io_reason
+
+            tmp.unlink(missing_ok=True)
+            raise WriteFailed(f"output {out}: writing failed: {io_reason(exc)}") from None
+        return info
+
+    info = root_decides(comm, make)
+    if comm.Get_rank() == 0 and not args.quiet:
+        print(f"hpcbelt dxx: wrote {out}: {args.kind} surrogate, {info['rows_out']} of {info['rows_in']} "
+              "profiles", file=sys.stderr, flush=True)
+    return 0
+
+
 def cmd_keys(args) -> int:
     from ..config import describe
 
@@ -237,6 +286,23 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--quiet", action="store_true", help="no progress messages")
     p.set_defaults(func=cmd_build)
+
+    from .surrogate import DEFAULT_ALPHA_REF_DEG, DEFAULT_TAIL_FACTOR, KINDS
+    p = sub.add_parser("surrogate", help="a surrogate of a database: one property kept, another destroyed",
+                       description="Write a surrogate of a database (kinds and definitions: "
+                       "hpcbelt.dxx.surrogate; README 'Why the switching interval matters').")
+    p.add_argument("source", help="database file to transform")
+    p.add_argument("-o", "--output", required=True, help="surrogate database file to write")
+    p.add_argument("--kind", required=True, choices=KINDS)
+    p.add_argument("--alpha-ref-deg", dest="alpha_ref_deg", type=float, default=DEFAULT_ALPHA_REF_DEG,
+                   help=f"reference angle of the amplitudes [deg] (default {DEFAULT_ALPHA_REF_DEG:g})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffles (default 0)")
+    p.add_argument("--tail-factor", dest="tail_factor", type=float, default=DEFAULT_TAIL_FACTOR,
+                   help=f"heavy_tail: log-stretch of the amplitudes above the median (default "
+                   f"{DEFAULT_TAIL_FACTOR:g})")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--quiet", action="store_true", help="no progress messages")
+    p.set_defaults(func=cmd_surrogate)
 
     p = sub.add_parser("keys", help="list every build setting with type, default and unit")
     p.set_defaults(func=cmd_keys)
