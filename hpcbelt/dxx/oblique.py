@@ -47,9 +47,20 @@ resonance omega = k_par v_par needs the large refractive index n cos(psi) = 1 / 
 that the dense plasmasphere provides at every hiss frequency (x ~ X^2 beta^2 cos^2 a cos psi,
 i.e. a = 88-89.7 deg at L = 3, 0.5 MeV).  Every particle whose mirror point lies inside the wave
 region therefore meets it, within ~0.05 deg of latitude of the mirror point, and the bounce
-average (resolved here: the latitude nodes cluster at the mirror point) turns it into a
-diffusion coefficient that is weak but non-zero at every a0 above the cyclotron cut-off and
-peaks near 89 deg.  With it there is no true resonance gap.  Watt et al. (2021, Fig. 1) report
+average turns it into a diffusion coefficient that is weak but non-zero at every a0 above the
+cyclotron cut-off and peaks near 89 deg.  In the mapped angle t = acos(lat / lat_m) of the
+bounce quadrature the contribution is a bump of width ~0.01 at t ~ 0.02-0.045, narrower than
+the spacing pi / (2 n_lat) of the uniform map (0.016 at 96 nodes), which left the n = 0 term
+wrong by up to 100 % at 96 nodes (converged only at 384).  The n = 0 term is therefore summed
+on its own n_lat nodes, graded towards the mirror point (t = (pi/2) s^3,
+:func:`~hpcbelt.dxx.geometry.bounce_weights_graded`: 7 nodes on the bump at 96), which brings
+it within 0.2 % of its converged value at 96 nodes (~0.05 % from 25 to 89 deg; 48 nodes: < 5 %;
+tools/bench_landau.py, tests/dxx/test_oblique.py).  The cyclotron terms keep the uniform map
+(on which they are converged to ~0.1 % at 96 nodes; the graded one is no better for them), so
+cyclotron-only profiles, the default database's, are unchanged; a profile with the Landau term
+costs ~20 % more CPU than before (its n = 0 roots are now found).
+
+With the Landau term there is no true resonance gap.  Watt et al. (2021, Fig. 1) report
 the opposite for their PADIE database: "a region at ~75 deg where the resonant condition is
 not satisfied, and so there is no diffusion", f above 75 deg staying at its initial value for
 30 days, and D "rarely greater than 1e-5 1/s across all pitch angles" (with the Landau term,
@@ -72,7 +83,7 @@ import numba
 import numpy as np
 
 from ..dipole import b_ratio
-from .geometry import bounce_weights
+from .geometry import MIRROR_GRADING, bounce_weights, bounce_weights_graded
 from .plasma import EPS, Q_OVER_M
 
 
@@ -386,6 +397,29 @@ def local_daa(mu, omega_e, xp2, power_ratio, x_m, dx, x_lc, x_uc, rho, gamma, be
 
 
 @numba.njit(cache=True)
+def _path_sum(lat, wgt, mus, b_eq_T, omega_pe, bw2_T2, f_m, df, f_lc, f_uc, rho, gamma, beta,
+              eps, q_over_m, w_fwd, w_bwd, tn, tw, n_res, f_scan, x_scan, landau):
+    """sum_j wgt_j D_local(lat_j) over one node set (``x_scan`` is a work array)."""
+    two_pi = 2.0 * math.pi
+    acc = 0.0
+    for j in range(lat.size):
+        mu = mus[j]
+        if mu <= 0.0 or wgt[j] == 0.0:
+            continue
+        b = b_eq_T * b_ratio(lat[j])
+        omega_e = q_over_m * b
+        f_ce = omega_e / two_pi
+        for k in range(f_scan.size):
+            x_scan[k] = f_scan[k] / f_ce
+        xp2 = (omega_pe / omega_e) ** 2
+        d = local_daa(mu, omega_e, xp2, bw2_T2 / (b * b), f_m / f_ce, df / f_ce,
+                      f_lc / f_ce, f_uc / f_ce, rho, gamma, beta, eps, tn, tw, n_res,
+                      x_scan, w_fwd, w_bwd, landau)
+        acc += wgt[j] * d
+    return acc
+
+
+@numba.njit(cache=True)
 def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m, df, f_lc,
                             f_uc, rho, gamma, beta, eps, q_over_m, w_fwd, w_bwd, tn, tw, n_res,
                             f_scan, landau=True):
@@ -394,27 +428,29 @@ def bounce_averaged_profile(alpha0, n_lat, lat_w, b_eq_T, omega_pe, bw2_T2, f_m,
     Same bounce average and plasma model as
     :func:`hpcbelt.dxx.field_aligned.bounce_averaged_profile`; ``f_scan`` [Hz] is the root
     scan grid, ``tn``/``tw`` the wave-normal quadrature (see :func:`local_daa`).
+
+    Two latitude quadratures of ``n_lat`` nodes each (module docstring, "Landau resonance
+    near the mirror point"): the cyclotron resonances n = +-1..+-N on the nodes of
+    :func:`~hpcbelt.dxx.geometry.bounce_weights` (uniform in the mapped angle), the Landau
+    term n = 0 (``landau``) on those of :func:`~hpcbelt.dxx.geometry.bounce_weights_graded`,
+    clustered towards the mirror point.  The result is the sum of the two parts, so the
+    cyclotron-only profile (``landau=False``) plus the Landau-only one (``n_res = 0``) is the
+    full profile exactly.
     """
     out = np.zeros(alpha0.size)
-    two_pi = 2.0 * math.pi
     x_scan = np.empty(f_scan.size)
     for i in range(alpha0.size):
-        lat, wgt, mus = bounce_weights(alpha0[i], n_lat, lat_w)
         acc = 0.0
-        for j in range(n_lat):
-            mu = mus[j]
-            if mu <= 0.0 or wgt[j] == 0.0:
-                continue
-            b = b_eq_T * b_ratio(lat[j])
-            omega_e = q_over_m * b
-            f_ce = omega_e / two_pi
-            for k in range(f_scan.size):
-                x_scan[k] = f_scan[k] / f_ce
-            xp2 = (omega_pe / omega_e) ** 2
-            d = local_daa(mu, omega_e, xp2, bw2_T2 / (b * b), f_m / f_ce, df / f_ce,
-                          f_lc / f_ce, f_uc / f_ce, rho, gamma, beta, eps, tn, tw, n_res,
-                          x_scan, w_fwd, w_bwd, landau)
-            acc += wgt[j] * d
+        if n_res > 0:
+            lat, wgt, mus = bounce_weights(alpha0[i], n_lat, lat_w)
+            acc += _path_sum(lat, wgt, mus, b_eq_T, omega_pe, bw2_T2, f_m, df, f_lc, f_uc, rho,
+                             gamma, beta, eps, q_over_m, w_fwd, w_bwd, tn, tw, n_res, f_scan,
+                             x_scan, False)
+        if landau:
+            lat, wgt, mus = bounce_weights_graded(alpha0[i], n_lat, lat_w, MIRROR_GRADING)
+            acc += _path_sum(lat, wgt, mus, b_eq_T, omega_pe, bw2_T2, f_m, df, f_lc, f_uc, rho,
+                             gamma, beta, eps, q_over_m, w_fwd, w_bwd, tn, tw, 0, f_scan,
+                             x_scan, True)
         out[i] = acc
     return out
 

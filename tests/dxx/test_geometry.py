@@ -9,7 +9,9 @@ from scipy.integrate import quad
 
 from hpcbelt import constants, dipole
 from hpcbelt.dipole import b_ratio, mirror_latitude
-from hpcbelt.dxx.geometry import bounce_time, bounce_weights, cos_local_pitch
+from hpcbelt.dxx.geometry import (MIRROR_GRADING, bounce_nodes, bounce_nodes_graded,
+                                  bounce_time, bounce_weights, bounce_weights_graded,
+                                  cos_local_pitch)
 
 
 @pytest.mark.parametrize("a0_deg", [0.5, 5.0, 8.62, 20.0, 45.0, 70.0, 89.0])
@@ -115,3 +117,31 @@ def test_bounce_average_with_limited_wave_extent():
                 / cos_local_pitch(a0, l), 0, lat_w)[0] / _t_reference(a0)
     assert np.sum(w * d_local) == pytest.approx(frac, rel=1e-4)
     assert bounce_weights(0.5 * math.pi, 16, lat_w)[1].sum() == 0.0
+
+
+def test_graded_nodes_reduce_to_the_uniform_map_and_integrate_the_bounce_average():
+    """The graded map of the Landau term (tests/dxx/test_oblique.py, issue 17).
+
+    p = 1 gives the nodes of bounce_nodes (round-off); p = MIRROR_GRADING integrates the
+    bounce average of a constant equatorial D to 1e-4 (second order: 3e-5 measured at 96
+    nodes; the uniform map is spectral there), and puts the nodes where the Landau term is:
+    7 of 96 within t = acos(lat / lat_m) in [0.02, 0.045] (the uniform map: 1-2)."""
+    l1, w1 = bounce_nodes(0.6, 96)
+    lg, wg = bounce_nodes_graded(0.6, 96, 1.0)
+    np.testing.assert_allclose(lg, l1, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(wg, w1, rtol=1e-12)
+    for a0_deg in (10.0, 30.0, 60.0, 85.0):
+        a0 = math.radians(a0_deg)
+        lat, w, mu = bounce_weights_graded(a0, 96, 0.5 * math.pi, MIRROR_GRADING)
+        tan2 = (1 - mu ** 2) / np.maximum(mu, 1e-300) ** 2
+        assert np.sum(w * tan2 / math.tan(a0) ** 2) == pytest.approx(1.0, rel=1e-4)
+    assert bounce_weights_graded(0.5 * math.pi, 16, 1.0, MIRROR_GRADING)[1].sum() == 0.0
+    a0 = math.radians(30.0)
+    lat_m = mirror_latitude(a0)
+
+    def on_the_bump(lat):
+        t = np.arccos(np.clip(lat / lat_m, -1.0, 1.0))
+        return int(np.sum((t >= 0.02) & (t <= 0.045)))
+
+    assert on_the_bump(bounce_weights_graded(a0, 96, 1.0, MIRROR_GRADING)[0]) == 7
+    assert on_the_bump(bounce_weights(a0, 96, 1.0)[0]) <= 2
