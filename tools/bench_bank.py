@@ -19,7 +19,9 @@ Printed per case: wall time of the set-up (slowest rank), matrices built per ran
 memory for the banks (sum over ranks of the growth of the proportional set size, PSS, which
 counts a shared page once per node, not once per rank), and the build rate in GFlop/s of the
 products exp(A tau) = (M^-1/2 Q e^(w tau)) (Q^T M^1/2) next to a large dgemm measured in the same
-run.  Usage:  .venv/bin/python tools/bench_bank.py [--ranks 1,2,4,8] [--experiment drand_2min]
+run.  ``--experiment all`` sets up the whole study (one shared bank for all its experiments;
+private: each experiment's bank in turn, as a run does).
+Usage:  .venv/bin/python tools/bench_bank.py [--ranks 1,2,4,8] [--experiment drand_2min|all]
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def worker(study_path: str, experiment: str, mode: str) -> None:
     from hpcbelt.pitch_angle.study import load_study
 
     comm = MPI.COMM_WORLD
-    study = load_study(study_path, experiments=[experiment])
+    study = load_study(study_path, experiments=None if experiment == "all" else [experiment])
     queues = parallel.deal(study.work_items(), comm.Get_size())
     before = pss_bytes()
     comm.Barrier()
@@ -61,12 +63,13 @@ def worker(study_path: str, experiment: str, mode: str) -> None:
     node = parallel.NodeShared(comm) if mode == "shared" else None
     if node is not None and node.available:
         banks = driver._node_banks(study, node, queues)
-        built = node.part(banks[0].count)
+        bank = next(iter(banks.values()))            # one bank for all the study's experiments
+        built = [driver._profile_boundary(list(bank.index), b) for b in node.part(bank.count)]
         n_built = built[1] - built[0]
-        count = banks[0].count
+        count = bank.count
     else:
-        bank = driver._propagators_for(study, 0, queues[comm.Get_rank()])
-        n_built = count = bank.count
+        n_built = count = sum(driver._propagators_for(study, e, queues[comm.Get_rank()]).count
+                              for e in range(len(study.experiments)))
     comm.Barrier()
     wall = time.perf_counter() - t0
     grown = pss_bytes() - before
