@@ -79,3 +79,84 @@ def test_transport_coefficients_white_noise():
     assert ldot == 0.0 and phidot == 1e-3
     ldot, _ = co.transport_coefficients(3.0, np.pi / 2, 1e-4, 1e-3)
     assert ldot == pytest.approx(27 * 1e-4 / (3e-5 * 6.37e6))
+
+
+# --- beyond T << drift period (issue 15): K_eff = S_w(Omega) / (2 B_E^2 R_E^2) ---------------
+
+def _drive_variance(w_segments, starts, omega, phase, t_end):
+    """Per sample, integral over [0, t_end] of w(s) sin(Omega s + phase) ds for a piecewise
+    constant w (value w_segments[:, j] from starts[:, j] to starts[:, j + 1]), exactly."""
+    lo = np.clip(starts[:, :-1], 0.0, t_end)
+    hi = np.clip(starts[:, 1:], 0.0, t_end)
+    seg = (np.cos(omega * lo + phase[:, None]) - np.cos(omega * hi + phase[:, None])) / omega
+    return (w_segments * seg).sum(axis=1)
+
+
+@pytest.mark.parametrize("omega_T", [0.5, 3.0, 8.0])
+def test_finite_update_factor_against_monte_carlo_of_the_drive(omega_T):
+    """The variance of the radial drive integral of w(s) sin(Omega s + phi) ds over t grows as
+    t S_w(Omega) / 2 (steps 2-3 of the coefficients module's derivation): sampled with 20,000
+    piecewise-constant sequences (random update phase and drift phase), exact segment integrals,
+    t = 200 T. Statistical error of a variance from N samples: sqrt(2/N) = 1 %; edge terms
+    O(T / t) = 0.5 %; tolerance 5 %. At Omega T = 8 the factor is 0.036: the drop is resolved."""
+    rng = np.random.default_rng(15)
+    N, T, n_seg = 20_000, 1.0, 202
+    omega = omega_T / T
+    starts = (np.arange(n_seg + 1)[None, :] - rng.uniform(0, T, (N, 1))) * T
+    w = rng.normal(0.0, 1.0, (N, n_seg))                      # W = 1
+    phase = rng.uniform(0, 2 * np.pi, N)
+    t_end = 200.0 * T
+    got = np.var(_drive_variance(w, starts, omega, phase, t_end)) / t_end
+    expect = 1.0 * T * co.finite_update_factor(omega, T) / 2.0
+    assert got == pytest.approx(expect, rel=0.05)
+
+
+def test_ou_factor_against_monte_carlo_of_the_drive():
+    """The same for an Ornstein-Uhlenbeck w (exact update over dt = tau_c / 20): the drive's
+    variance rate is W^2 tau_c / (1 + Omega^2 tau_c^2) (= S_w / 2), at Omega tau_c = 2 where the
+    factor is 0.2.  The trapezoid rule in time errs by O((Omega dt)^2) = 1e-2; N = 4,000 gives a
+    2 % statistical error; tolerance 7 %."""
+    rng = np.random.default_rng(16)
+    N, tau_c = 4000, 1.0
+    omega = 2.0 / tau_c
+    dt = tau_c / 20
+    n = int(100 * tau_c / dt)
+    rho = np.exp(-dt / tau_c)
+    w = rng.normal(0.0, 1.0, N)
+    phase = rng.uniform(0, 2 * np.pi, N)
+    acc = np.zeros(N)
+    prev = w * np.sin(phase)
+    for k in range(1, n + 1):
+        w = rho * w + np.sqrt(1 - rho * rho) * rng.normal(0.0, 1.0, N)
+        cur = w * np.sin(omega * k * dt + phase)
+        acc += 0.5 * dt * (prev + cur)
+        prev = cur
+    got = np.var(acc) / (n * dt)
+    assert got == pytest.approx(tau_c * co.ou_factor(omega, tau_c), rel=0.07)
+
+
+def test_finite_update_coefficients_reduce_to_the_papers_as_omega_T_vanishes():
+    """Omega T -> 0: K_eff = K of Eq. 12 to round-off, hence Eq. 21's 0.0216 /day at L = 3; the
+    OU process with T = 2 tau_c gives the same K; coefficients = 'paper' ignores Omega."""
+    K = co.diffusion_constant_K_per_s(0.5, 200.0)
+    tiny = np.array([1e-12, 1e-10])
+    np.testing.assert_allclose(co.effective_K_per_s(0.5, tiny, coefficients="finite_update", update_s=200.0),
+                               K, rtol=1e-15)
+    np.testing.assert_allclose(co.effective_K_per_s(0.5, tiny, coefficients="finite_update",
+                                                    noise="ornstein_uhlenbeck", correlation_s=100.0), K, rtol=1e-15)
+    big = np.array([1e-3, 1e-2])
+    np.testing.assert_array_equal(co.effective_K_per_s(0.5, big, update_s=200.0), K)
+    d = co.drift_averaged_D_LL_per_s(3.0, co.effective_K_per_s(0.5, 1e-12, coefficients="finite_update",
+                                                              update_s=200.0)) * 86400
+    assert d == pytest.approx(0.0216, rel=2e-3)
+    # the drop: (2 / (Omega T))^2 sin^2(Omega T / 2) -- e.g. 0.0358 at Omega T = 8
+    assert co.finite_update_factor(8.0 / 200.0, 200.0) == pytest.approx((np.sin(4.0) / 4.0) ** 2, rel=1e-14)
+
+
+@pytest.mark.parametrize("kw,needle", [({"coefficients": "nope", "update_s": 1.0}, "coefficients"),
+                                       ({"noise": "pink", "update_s": 1.0}, "noise"),
+                                       ({"update_s": 0.0}, "update_s"),
+                                       ({"noise": "ornstein_uhlenbeck"}, "correlation_s")])
+def test_effective_K_names_a_bad_argument(kw, needle):
+    with pytest.raises(ValueError, match=needle):
+        co.effective_K_per_s(0.5, 1e-3, **kw)
