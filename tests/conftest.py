@@ -50,6 +50,7 @@ MODULE_TIERS = {
     "drift/test_lmlt.py": "unit",
     "drift/test_mpi.py": "mpi",
     "drift/test_pde.py": "accuracy",
+    "drift/test_pde_order.py": "accuracy",
     "drift/test_restart.py": "e2e",
     "drift/test_runfile.py": "unit",
     "drift/test_study_run.py": "e2e",

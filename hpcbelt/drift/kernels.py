@@ -29,10 +29,71 @@ weights: the weights reproduce the ``LL`` and the ``L phi`` components of the te
 and over-supply ``phi phi`` by ``a_L^2 beta (1 - beta)`` (beta the fractional position,
 at most 1/4 of a cell squared): a small extra azimuthal diffusion, the price of positivity
 (no linear positive scheme reproduces a degenerate tensor exactly on a fixed stencil).
-That extra diffusion is purely azimuthal, so it does not change the MLT-averaged solution.
+That extra diffusion is purely azimuthal: it does nothing to an MLT-independent F and reaches
+the MLT-averaged solution only through its MLT-dependent part ("Resolution in MLT" below).
 Where the direction is almost azimuthal (``|r| > kmax``, near noon and midnight) the slope
 is clipped at ``kmax`` and the remaining ``phi phi`` part goes on bonds inside the ring;
 there the ``L phi`` term is under-represented.  ``LL`` is exact everywhere.
+
+Each ring pair's conductance is exact in the MLT average (issue 17)
+--------------------------------------------------------------------
+For F independent of MLT on every ring (``F[i, k] = f_i``) the bonds inside a ring carry
+nothing, and the sum of the node equations over ring ``i`` (measure ``2 pi m_i`` with
+``m_i = 1/L_lo - 1/L_hi``) is
+
+    2 pi m_i df_i/dt = T_{i+1/2} (f_{i+1} - f_i) - T_{i-1/2} (f_i - f_{i-1}),
+
+``T_{i+1/2} = sum_k sum_b c`` the total conductance between rings ``i`` and ``i + 1``.  The MLT
+average of ``D_LL = K L^6 sin^2 phi`` is ``K L^6 / 2`` (Eq. 21), and the radial solver's face
+conductance (:mod:`hpcbelt.radial.solver`) is ``D_LL(L_f) / (L_f^2 dL)``; the MLT average of
+this operator is the 1-D operator exactly iff
+
+    T_{i+1/2} = 2 pi K L_f^4 / (2 dL) = pi K L_f^4 / dL.
+
+The hat bonds give ``T = K L_f^4 (dphi / dL) sum_k sum_b w sin^2(phi_m)``, with the bond
+midpoints ``phi_m = phi_k + (n + s) dphi / 2``.  Those are not evenly spread over MLT: their
+weighted mean sits ``r dphi / 2 = dL cot(phi_k) / (2 L_f)`` east of ``phi_k``, so
+``sin^2(phi_m) ~ sin^2(phi_k) + (dL / L_f) cos^2(phi_k)`` and the sum over a ring is
+``(n_mlt / 2) (1 + dL / L_f)``: every ring pair conducts ``dL / L`` too much, a first-order
+error of every MLT-averaged solution, with zero-flux edges as with fixed ones.  (Seen as a
+quadrature of the face flux, the midpoints crowd towards noon and midnight, with the density
+``1 + (dL / 2 L_f) / sin^2 phi`` per cell instead of 1: weighted by ``sin^2 phi``, a uniform
+excess of ``dL / (2 L_f)``.)  :func:`build_bonds` therefore
+rescales the bonds of each ring pair by ``(pi K L_f^4 / dL) / T``, computed from the bonds
+themselves (a factor ``1 - dL / L_f + O(dL^2)``), so it holds exactly, to round-off, for any
+relative rotation ``s`` of the two rings and any clipping.  Every conductance stays >= 0 and
+each bond is still used from both ends, so the Laplacian stays symmetric positive
+semi-definite (CG applies) and, with the mass, an M-matrix (non-negative solutions), and the
+scheme still conserves exactly.  Left over locally: an ``O(dL / L) cos 2 phi`` error in how the
+pair's conductance is spread over MLT, which reaches the MLT average only through the small
+MLT-dependent part of F (weighting each node by the local midpoint spacing instead changed
+nothing measurable); the MLT-averaged solution converges at second order in L
+(``tests/drift/test_pde_order.py``, ``tools/bench_drift_order.py``).
+
+Fixed edges hold the value on the edge (issue 17)
+-------------------------------------------------
+A ``fixed`` edge holds ``F = F_b`` on ``L_min`` (``L_max``) itself: ring 0 (nL - 1) has one radial
+bond per cell to a node on the edge, half a cell from the ring centre, of conductance
+``2 K L_edge^4 sin^2(phi_k) dphi / dL``.  Over the ring (``sum_k sin^2 = n_mlt / 2`` exactly for
+``n_mlt >= 3``) that is ``2 pi D_LL(L_edge) / (L_edge^2 dL / 2)``, the radial solver's edge face, so
+the MLT-average identity above holds at the edges too.  The edge losses booked by
+:func:`implicit_step` and :func:`explicit_steps` use the same conductances, so the budget stays
+exact.  (Until issue 17 the value sat at a ghost-ring centre one cell from the edge ring's
+centre, i.e. half a cell outside the edge, with half this conductance: first order in dL.)
+
+Resolution in MLT (measured, not fixed here)
+--------------------------------------------
+The MLT average also carries an error of the MLT resolution that does not vanish as dL -> 0
+at a fixed n_mlt: the hat weights' extra azimuthal diffusion ``D_LL beta (1 - beta) (dphi / dL)^2``
+grows as the rings get finer, and it damps the small MLT-dependent part of F, which feeds
+back into the MLT average.  On the issue's Gaussian problem with the paper's 200 keV electrons
+that floor is 0.6-1.5e-3 of the peak at 16-32 MLT cells for dL <= 0.06, and it shrinks as the
+MLT cells are refined (fixed edges, dL = 0.0625: 9.6e-4, 6.0e-4, 5.2e-4, 5.1e-4 at 16, 32, 64,
+128 cells, against the L error of 5.0e-4; at dL = 0.03, 128 cells still leave 2.1e-4 against
+1.3e-4, and 5.9e-4 with zero-flux edges).  With the faster drift of 1 MeV electrons (a ten
+times smaller MLT-dependent part) it is far below the L error already at 16 cells
+(``tools/bench_drift_order.py``).  On the study's default grid, doubling the MLT cells changes
+the paper's probe by 2e-3 (``hpcbelt.drift.solver``).
 """
 
 import math
@@ -72,11 +133,12 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
     up_k : (nL - 1, nphi, 2) int64 array, out
         Co-rotating index on ring ``i + 1`` of the two bonds leaving ``(i, k)`` upward.
     up_c : (nL - 1, nphi, 2) float array, out
-        Their conductances [1/s].
+        Their conductances [1/s]; each ring pair's sum is ``pi K L_f^4 / dL``.
     ring_c : (nL, nphi) float array, out
         Conductance of the bond between ``(i, k)`` and ``(i, k + 1)`` [1/s].
     g_lo, g_hi : (nphi,) float arrays, out
-        Conductances of ring 0 and ring nL-1 to ghost rings one cell beyond the edges [1/s].
+        Conductances of ring 0 and ring nL-1 to nodes on the edges L_min and L_max, half a
+        cell away [1/s] (the solver zeroes them for zero-flux edges).
     """
     nL = L_centres.shape[0]
     nphi = ring_c.shape[1]
@@ -99,6 +161,15 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
                 sn = math.sin(phi_m)
                 up_k[i, k, b] = (k + n) % nphi
                 up_c[i, k, b] = w * K * Lf4 * sn * sn * ratio
+        # the pair's total conductance exact in the MLT average: pi K Lf^4 / dL (module docstring)
+        total = 0.0
+        for k in range(nphi):
+            total += up_c[i, k, 0] + up_c[i, k, 1]
+        if total > 0.0:
+            fac = 0.5 * nphi * K * Lf4 * ratio / total
+            for k in range(nphi):
+                up_c[i, k, 0] *= fac
+                up_c[i, k, 1] *= fac
     for i in range(nL):
         L = L_centres[i]
         for k in range(nphi):
@@ -107,20 +178,23 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
             cs = math.cos(phi_m)
             rem = cs * cs / ratio - kmax * kmax * L * L * sn * sn * ratio
             ring_c[i, k] = K * L * L * rem if rem > 0.0 else 0.0
+    # fixed values sit on the edges, half a cell from the edge rings' centres: twice the
+    # conductance of a full cell (module docstring)
     L_lo = L_centres[0] - 0.5 * dL
     L_hi = L_centres[nL - 1] + 0.5 * dL
     for k in range(nphi):
         s0 = math.sin((k + 0.5) * dphi + theta[0])
         s1 = math.sin((k + 0.5) * dphi + theta[nL - 1])
-        g_lo[k] = K * L_lo ** 4 * s0 * s0 * ratio
-        g_hi[k] = K * L_hi ** 4 * s1 * s1 * ratio
+        g_lo[k] = 2.0 * K * L_lo ** 4 * s0 * s0 * ratio
+        g_hi[k] = 2.0 * K * L_hi ** 4 * s1 * s1 * ratio
 
 
 @numba.njit(cache=True)
 def apply_laplacian(x, up_k, up_c, ring_c, g_lo, g_hi, y):
-    """``y = C x``: the (positive semi-definite) graph Laplacian with ghost bonds to zero.
+    """``y = C x``: the (positive semi-definite) graph Laplacian with the edge bonds to zero.
 
-    ``(C x)_p = sum_q c_pq (x_p - x_q) + c_ghost x_p``.
+    ``(C x)_p = sum_q c_pq (x_p - x_q) + c_edge x_p`` (``c_edge``: ``g_lo`` on ring 0, ``g_hi`` on
+    ring nL-1; the edge values enter the right-hand sides of the steps).
     """
     nL, nphi = x.shape
     for i in range(nL):
@@ -168,7 +242,7 @@ def laplacian_diagonal(up_k, up_c, ring_c, g_lo, g_hi, diag):
 
 @numba.njit(cache=True)
 def implicit_step(F, m, dt, F_lo, F_hi, up_k, up_c, ring_c, g_lo, g_hi, tol, max_iter, work):
-    """Backward-Euler step ``(M + dt C) F_new = M F + dt (ghost sources)`` by Jacobi-preconditioned CG.
+    """Backward-Euler step ``(M + dt C) F_new = M F + dt (edge sources)`` by Jacobi-preconditioned CG.
 
     The matrix is symmetric positive definite and an M-matrix: its exact solution is
     non-negative for non-negative data.  CG stops when the residual 2-norm is below
@@ -183,7 +257,7 @@ def implicit_step(F, m, dt, F_lo, F_hi, up_k, up_c, ring_c, g_lo, g_hi, tol, max
     dt : float
         Step [s].
     F_lo, F_hi : float
-        Ghost values beyond the inner and outer edges (ignored where the ghost
+        Values held on the inner and outer edges (ignored where the edge
         conductances are zero, i.e. zero-flux edges).
     up_k, up_c, ring_c, g_lo, g_hi :
         Bonds from :func:`build_bonds`.
@@ -198,7 +272,7 @@ def implicit_step(F, m, dt, F_lo, F_hi, up_k, up_c, ring_c, g_lo, g_hi, tol, max
     -------
     (int, float, float, float)
         Iterations used, number lost through the inner and the outer edge during the step
-        (``dt sum c_ghost (F_new - F_ghost)``), and the final sum of the residual (the amount
+        (``dt sum c_edge (F_new - F_edge)``), and the final sum of the residual (the amount
         by which the solve misses exact conservation).
     """
     nL, nphi = F.shape

@@ -15,12 +15,21 @@ sub-steps as the positivity limit needs).
 
 Measured on the default grid (dL = 0.025, 288 MLT cells, L = 2-8, dt = 120 s, 24 h of the
 paper's injection): implicit 35-45 s on one core (about 90 CG iterations per step), explicit
-25 s (74 sub-steps per step); the two agree at the paper's probe to 1.6e-3, and both agree
-with a run at half the cell sizes and half the step to 2.4e-3 (probe values up to 0.97).
+about as long (109 sub-steps per step since issue 17: the half-cell bonds to fixed edges are
+the stiffest; 74 and 25 s before); the two agree at the paper's probe to 1.6e-3, and both
+agreed with a run at half the cell sizes and half the step to 2.4e-3 (probe values up to
+0.97; measured before issue 17).  Doubling the MLT cells alone changes the probe by 2.0e-3
+(first 12 h, largest at 3 h).
 
 Budget: ``number()`` is ``sum F L^-2 dL dphi``; every step records what leaves through the
 inner and the outer edge, and the CG residual (the solve's departure from exact
 conservation).  ``budget()`` returns them.
+
+Accuracy in L (issue 17): a ``fixed`` edge holds its value on the edge itself, and each ring
+pair's conductance is exact in the MLT average, so for an MLT-independent F the MLT average of
+the operator is the radial solver's operator to round-off, and the MLT-averaged solution
+converges at second order in dL (measured against a spectral solution of the 2-D equation:
+``tests/drift/test_pde_order.py``, ``tools/bench_drift_order.py``; it was first order).
 
 Bad arguments raise ValueError (the study layer has checked the keys they come from).
 """
@@ -53,9 +62,9 @@ class DriftDiffusionSolver:
         Step of the splitting [s].
     method : {"implicit", "explicit"}
     boundary : (str, str)
-        ``"fixed"`` (ghost ring of value ``boundary_values`` one cell beyond the edge; 0 makes
-        the edge absorbing) or ``"zero_flux"``, at L_min and at L_max
-        (:data:`hpcbelt.lmlt.BOUNDARY_KINDS`).
+        ``"fixed"`` (F held at ``boundary_values`` on the edge itself, half a cell from the edge
+        ring's centre; 0 makes the edge absorbing) or ``"zero_flux"``, at L_min and at L_max
+        (:data:`hpcbelt.lmlt.BOUNDARY_KINDS`; the kernels module has the edge conductances).
     kmax : float
         Slope cap of the inter-ring stencil (MLT cells per ring); see the kernels module.
     cg_tol : float
@@ -136,6 +145,14 @@ class DriftDiffusionSolver:
             "clipped_negative": self.clipped,
             "imbalance": self.number0 - self.number() - self.lost_lo - self.lost_hi,
         }
+
+    def bonds(self, t):
+        """The y-diffusion operator at time ``t`` (ring offsets ``Omega t``), as the bond arrays
+        ``(up_k, up_c, ring_c, g_lo, g_hi)`` that :func:`hpcbelt.drift.kernels.apply_laplacian`
+        and the step kernels take (zero-flux edges have zero edge conductances).  The arrays are
+        the solver's own, overwritten by the next step or call."""
+        self._bonds(t)
+        return self._up_k, self._up_c, self._ring_c, self._g_lo, self._g_hi
 
     # --- stepping -----------------------------------------------------------------------
     def _bonds(self, t_mid):

@@ -98,13 +98,13 @@ SCHEMA = {
                   check=within("dL", 1e-6, L_MAX - 1.0)),
         "n_mlt": Key("int", 288, "", "MLT cells over 24 h (288 = 5 min of MLT)",
                      check=within("n_mlt", 4, MAX_CELLS_PER_AXIS)),
-        "boundary_L_min": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_min one cell inside) "
+        "boundary_L_min": Key("str", "fixed", doc="'fixed' (F = F_L_min held on L_min itself) "
                                                   "or 'zero_flux'", choices=BOUNDARY_KINDS),
-        "boundary_L_max": Key("str", "fixed", doc="'fixed' (ghost ring of value F_L_max one cell outside) "
+        "boundary_L_max": Key("str", "fixed", doc="'fixed' (F = F_L_max held on L_max itself) "
                                                   "or 'zero_flux'", choices=BOUNDARY_KINDS),
-        "F_L_min": Key("float", 0.0, "", "F beyond the inner edge (0 = absorbing)",
+        "F_L_min": Key("float", 0.0, "", "F held on the inner edge L_min (0 = absorbing)",
                        check=within("F_L_min", 0.0, MAX_F)),
-        "F_L_max": Key("float", 0.0, "", "F beyond the outer edge (0 = absorbing)",
+        "F_L_max": Key("float", 0.0, "", "F held on the outer edge L_max (0 = absorbing)",
                        check=within("F_L_max", 0.0, MAX_F)),
     },
     "time": {
@@ -202,7 +202,7 @@ class Physics:
 
 @dataclass(frozen=True)
 class Edges:
-    """``[grid]`` boundary keys: kind and ghost value at (L_min, L_max), for the PDE and the radial solver."""
+    """``[grid]`` boundary keys: kind and value held on the edges (L_min, L_max), for the PDE and the radial solver."""
 
     kinds: tuple
     values: tuple

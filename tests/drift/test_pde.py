@@ -78,8 +78,11 @@ def test_mlt_average_follows_radial_diffusion():
     """Sec. 3.1: from an MLT-independent Gaussian, the MLT average obeys Eq. 22 with D_LL of Eq. 21.
 
     Measured agreement after 24 h (dL = 0.05, 144 MLT cells, dt = 120 s, zero-flux edges at
-    L = 2 and 7, Gaussian L0 = 4, width 0.3): max |<F>_MLT - F_radial| = 1.9e-3 with a peak of
-    0.52 (0.4 %); the MLT-dependent part left by the sin^2(phi) dependence of D_LL is 2.5e-3.
+    L = 2 and 7, Gaussian L0 = 4, width 0.3): max |<F>_MLT - F_radial| = 2.2e-4 with a peak of
+    0.52 (0.04 %); the MLT-dependent part left by the sin^2(phi) dependence of D_LL is 2.5e-3.
+    Before issue 17 the difference was 1.9e-3 (each ring pair of the PDE conducted about dL/L
+    too much), and the bound was 3e-3; now 4e-4.  (The exact 2-D solution itself differs from
+    the radial one by its MLT-dependent part's feedback: tests/drift/test_pde_order.py.)
     """
     g = Grid(2.0, 7.0, 0.05, 144)
     F0 = initial.gaussian_L(g, 4.0, 0.3)
@@ -91,7 +94,7 @@ def test_mlt_average_follows_radial_diffusion():
     _, Fr = rad.run(F0[:, 0], 86400.0, 60.0, 43200.0)
     avg = r["F"][-1].mean(axis=1)
     assert Fr[-1].max() < 0.6                          # it did diffuse substantially
-    assert np.max(np.abs(avg - Fr[-1])) < 3e-3
+    assert np.max(np.abs(avg - Fr[-1])) < 4e-4
 
 
 def test_probe_box_weights():
