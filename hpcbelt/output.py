@@ -632,7 +632,8 @@ def scale(h5, name: str, data, unit: str, description: str):
 
 
 @contextlib.contextmanager
-def restart_file(path, kind: str, label: str, layout_version: int, doc: dict, inputs: dict | None = None):
+def restart_file(path, kind: str, label: str, layout_version: int, doc: dict, inputs: dict | None = None,
+                 schema: dict | None = None):
     """Open an earlier run file read-only after checking it is a run of this very study.
 
     Yields the open ``h5py.File``.  Refused with a one-line InputError when the file is not a
@@ -641,7 +642,10 @@ def restart_file(path, kind: str, label: str, layout_version: int, doc: dict, in
     ``doc`` differs in any key (the first difference is named), or when an input file (the
     database, the initial condition) no longer has the content whose sha256 the run recorded
     (:func:`hpcbelt.guard.check_inputs_unchanged`; ``inputs`` are the study's
-    ``input_files()``, the recorded paths are checked without it).
+    ``input_files()``, the recorded paths are checked without it).  With the study's ``schema``,
+    a key the file's configuration lacks counts as equal when the study holds that key's default:
+    keys are added with the default that keeps the earlier behaviour, so a file written before
+    the key existed continues.
     """
     import h5py
 
@@ -668,11 +672,35 @@ def restart_file(path, kind: str, label: str, layout_version: int, doc: dict, in
                 raise InputError(f"{where}: unreadable study_config_json attribute") from None
         except (OSError, KeyError) as exc:
             raise InputError(f"{where}: damaged run file ({exc})") from None
+        if schema is not None:
+            stored = with_new_defaults(stored, doc, schema)
         if stored != doc:
             raise InputError(f"{where}: written by a different study ({first_difference(stored, doc)}); "
                              "restart only continues the same study")
         guard.check_inputs_unchanged(fh.attrs, path, inputs)
         yield fh
+
+
+def with_new_defaults(stored: dict, doc: dict, schema: dict) -> dict:
+    """``stored`` with every key of ``schema`` that it lacks (recursively, also inside arrays of
+    tables of the same length) taken from ``doc`` where ``doc`` holds that key's default."""
+    from .config import Key, TableList
+
+    out = dict(stored)
+    for name, spec in schema.items():
+        if name not in doc:
+            continue
+        if isinstance(spec, Key):
+            if name not in out and doc[name] == spec.default:
+                out[name] = doc[name]
+        elif isinstance(spec, TableList):
+            have, want = out.get(name), doc[name]
+            if isinstance(have, list) and isinstance(want, list) and len(have) == len(want):
+                out[name] = [with_new_defaults(h, w, spec.schema) if isinstance(h, dict) and isinstance(w, dict)
+                             else h for h, w in zip(have, want)]
+        elif isinstance(spec, dict) and isinstance(doc[name], dict) and isinstance(out.get(name), dict):
+            out[name] = with_new_defaults(out[name], doc[name], spec)
+    return out
 
 
 def first_difference(a, b, prefix="") -> str:

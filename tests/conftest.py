@@ -70,6 +70,7 @@ MODULE_TIERS = {
     "pitch_angle/test_physics_operator.py": "accuracy",
     "pitch_angle/test_restart.py": "e2e",
     "pitch_angle/test_run.py": "e2e",
+    "pitch_angle/test_graded_grid.py": "accuracy",
     "pitch_angle/test_runfile.py": "unit",
     "pitch_angle/test_spectral.py": "accuracy",
     "radial/test_radial.py": "accuracy",

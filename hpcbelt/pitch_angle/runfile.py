@@ -8,6 +8,8 @@ templates and users' own scripts):
     /alpha_deg                   (n_alpha,)           deg, dimension scale
     /grid/cell_weight            (n_alpha,)           integral of T sin 2a over each control volume
     /grid/loss_rate_per_s        (n_alpha,)           1/tau_L averaged over each control volume
+    /grid attrs                  loss_cone_deg, dalpha_deg [deg], spacing ('uniform' | 'graded');
+                                 graded: min_dalpha_deg [deg], growth
     /database/daa_mean           (n_alpha,)           <D(X_i, Y_i)> on the model grid
     /database/daa_of_mean_inputs (n_alpha,)           D(<X>, <Y>) on the model grid (if given)
     /<experiment>/member         (n_member,)          dimension scale
@@ -101,6 +103,10 @@ def layout(study):
         g = h5.create_group(GRID)
         g.attrs["loss_cone_deg"] = grid.loss_cone_deg
         g.attrs["dalpha_deg"] = float(study.doc["grid"]["dalpha_deg"])
+        g.attrs["spacing"] = study.doc["grid"]["spacing"]
+        if study.doc["grid"]["spacing"] != "uniform":
+            g.attrs["min_dalpha_deg"] = float(study.doc["grid"]["min_dalpha_deg"])
+            g.attrs["growth"] = float(study.doc["grid"]["growth"])
         output.units(g.create_dataset(CELL_WEIGHT, data=grid.volume), "rad",
                      "integral of T(a) sin(2a) da over each control volume (conserved content "
                      "is sum(f * cell_weight) when loss is off)")
@@ -199,8 +205,10 @@ def restart_state(study, path) -> dict:
     counts as unfinished, so the restart computes it again -- members are deterministic, the
     result is the one an undamaged file would give -- with one line on stderr per member.
     """
+    from .study import SCHEMA
+
     with output.restart_file(path, KIND, "pitch-angle", LAYOUT_VERSION, study.doc,
-                             inputs=study.input_files()) as fh:
+                             inputs=study.input_files(), schema=SCHEMA) as fh:
         done = {}
         for ex in study.experiments:
             try:

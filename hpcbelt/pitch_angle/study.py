@@ -17,7 +17,8 @@ from ..config import Key, StudyFile, TableList, apply_overrides, non_negative, p
 from ..errors import InputError
 from .. import daa_database as dbmod
 from .. import resources
-from .operator import Grid, explicit_dt_limit, make_grid
+from .operator import (DEFAULT_GROWTH, DEFAULT_MIN_DALPHA_DEG, GROWTH_RANGE, MIN_DALPHA_RANGE_DEG, SPACINGS, Grid,
+                       explicit_dt_limit, graded_extra_nodes, make_grid)
 from .physics import loss_cone_deg_from_altitude
 from .runfile import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES  # stored for the constant modes
 from .solver import check_steps, intervals, output_times, switch_times
@@ -44,8 +45,17 @@ SCHEMA = {
                          "initial f: one value (isotropic) or one value per grid angle 0..90 deg"),
     },
     "grid": {
-        "dalpha_deg": Key("float", 1.0, "deg", "pitch-angle spacing; 90 must be a multiple of it",
-                          check=positive),
+        "dalpha_deg": Key("float", 1.0, "deg", "pitch-angle spacing (graded grid: the spacing away from the "
+                          "loss cone); 90 must be a multiple of it", check=positive),
+        "spacing": Key("str", "uniform", doc="'uniform': nodes every dalpha_deg (the paper's grid); 'graded': "
+                       "a cell face on the loss-cone angle and nodes graded towards it, resolving the loss-cone "
+                       "layer (for method = 'exact'; explicit needs dt_s ~ min_dalpha_deg^2 / 2D)",
+                       choices=SPACINGS),
+        "min_dalpha_deg": Key("float", DEFAULT_MIN_DALPHA_DEG, "deg",
+                              "graded grid: node spacing at the loss-cone angle, at most dalpha_deg "
+                              "(ignored by spacing = 'uniform')", check=positive),
+        "growth": Key("float", DEFAULT_GROWTH, "", "graded grid: ratio of neighbouring cell widths away from "
+                      "the loss-cone angle, up to dalpha_deg (ignored by spacing = 'uniform')", check=positive),
     },
     "time": {
         "duration_days": Key("float", 30.0, "day", "simulated time", check=positive),
@@ -151,7 +161,8 @@ class Study:
 # (key, low, high, unit): where the dipole, loss-cone and bounce formulas make sense
 RANGES = (("physics.L", 1.0, 100.0, ""), ("physics.energy_MeV", 1e-6, 1e4, " MeV"),
           ("physics.earth_radius_km", 1e3, 1e6, " km"), ("physics.loss_cone_altitude_km", 0.0, 1e6, " km"),
-          ("time.duration_days", 0.0, 1e5, " day"))
+          ("time.duration_days", 0.0, 1e5, " day"),
+          ("grid.min_dalpha_deg", *MIN_DALPHA_RANGE_DEG, " deg"), ("grid.growth", *GROWTH_RANGE, ""))
 MAX_INITIAL_F = 1e100            # f^2 (the aggregation's variances) stays far from overflow
 MAX_STEPS = 1e12                 # explicit steps per member
 
@@ -196,15 +207,22 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             lc = loss_cone_deg_from_altitude(phys["L"], alt, phys["earth_radius_km"] * 1e3)
         except ValueError as exc:
             raise InputError(f"{src}: physics.loss_cone_altitude_km: {exc}") from None
-    n_alpha = 90.0 / doc["grid"]["dalpha_deg"] + 1           # sizes checked before any array is made
+    gcfg = doc["grid"]
+    graded = gcfg["spacing"] == "graded"
+    if graded and gcfg["min_dalpha_deg"] > gcfg["dalpha_deg"]:
+        raise InputError(f"{src}: grid.min_dalpha_deg: expected at most grid.dalpha_deg = {gcfg['dalpha_deg']:g} "
+                         f"deg (the spacing the graded grid grows to), got {gcfg['min_dalpha_deg']:g}")
+    n_alpha = 90.0 / gcfg["dalpha_deg"] + 1           # sizes checked before any array is made
+    if graded:
+        n_alpha += graded_extra_nodes(gcfg["dalpha_deg"], gcfg["min_dalpha_deg"], gcfg["growth"])
     problem = resources.memory_problem(resources.grid_bytes(n_alpha), f"a grid of {n_alpha:.4g} angles")
     if problem:
         raise InputError(f"{src}: grid.dalpha_deg: {problem}")
     try:
-        grid = make_grid(doc["grid"]["dalpha_deg"], lc, phys["L"], phys["energy_MeV"],
-                         phys["earth_radius_km"] * 1e3)
+        grid = make_grid(gcfg["dalpha_deg"], lc, phys["L"], phys["energy_MeV"], phys["earth_radius_km"] * 1e3,
+                         spacing=gcfg["spacing"], min_dalpha_deg=gcfg["min_dalpha_deg"], growth=gcfg["growth"])
     except ValueError as exc:
-        raise InputError(f"{src}: grid.dalpha_deg: {exc}") from None
+        raise InputError(f"{src}: grid.{getattr(exc, 'key', 'dalpha_deg')}: {exc}") from None
 
     f0 = np.asarray(phys["initial_f"], float)
     if f0.ndim == 0:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from .helpers import hpcbelt, make_study, mpi_env, wait_until_gone
-from .test_run import assert_same_results
+from .test_run import assert_same_results, read_all
 
 
 def slow_study(tmp_path):
@@ -139,3 +139,31 @@ def test_leftover_from_a_run_killed_while_creating(tmp_path):
     assert not leftover.exists()
     with h5py.File(tmp_path / "out.h5") as fh:
         assert fh.attrs["status"] == "complete" and fh.attrs["restarts"] == 0
+
+
+def test_a_file_written_before_a_key_existed_continues_while_it_holds_its_default(tmp_path):
+    """Keys are added with the default that keeps the old behaviour: a run file whose stored
+    configuration lacks the [grid] keys of issue 17 (as one written before them) restarts with
+    the study at those defaults, bitwise as an uninterrupted run; a study that sets one of them
+    to something else is refused, naming it."""
+    import json
+
+    study = make_study(tmp_path, dalpha=6.0, days=1.0, members=3)
+    ref = tmp_path / "ref.h5"
+    assert hpcbelt("run", study, "-o", ref, "--quiet").returncode == 0
+    out = tmp_path / "old.h5"
+    assert hpcbelt("run", study, "-o", out, "--quiet").returncode == 0
+    with h5py.File(out, "r+") as fh:
+        cfg = json.loads(fh.attrs["study_config_json"])
+        for key in ("spacing", "min_dalpha_deg", "growth"):
+            del cfg["grid"][key]
+        fh.attrs["study_config_json"] = json.dumps(cfg, sort_keys=True)
+        fh["drand_1h/member_done"][1] = 0                     # one member left to do
+    r = hpcbelt("run", study, "-o", out, "--restart", "--quiet")
+    assert r.returncode == 0, r.stderr
+    da, db = read_all(ref)[0], read_all(out)[0]          # the datasets (the stored config was edited)
+    assert sorted(da) == sorted(db) and all(np.array_equal(da[k], db[k], equal_nan=True) for k in da)
+    with h5py.File(out, "r+") as fh:
+        fh["drand_1h/member_done"][1] = 0
+    r = hpcbelt("run", study, "-o", out, "--restart", "--set", "grid.spacing=graded")
+    assert r.returncode == 2 and "different study" in r.stderr and "grid.spacing" in r.stderr, r.stderr
