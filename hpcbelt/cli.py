@@ -155,10 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     from .aggregate import cli as aggregate_cli
     from .aggregate.watt2021 import sweep
     from .dxx import cli as dxx_cli
+    from .examples import cli as examples_cli
     from . import runcheck
     from .slurm import cli as slurm_cli
 
-    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli, runcheck):
+    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli, runcheck, examples_cli):
         mod.register(sub)
     return parser
 

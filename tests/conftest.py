@@ -35,6 +35,7 @@ TIERS = ("unit", "accuracy", "e2e", "mpi", "slurm", "scale")
 MODULE_TIERS = {
     "test_architecture.py": "unit",
     "test_parallel.py": "unit",
+    "test_examples.py": "e2e",
     "aggregate/test_agg_bad_input.py": "e2e",
     "aggregate/test_agg_drift.py": "e2e",
     "aggregate/test_agg_figures.py": "e2e",

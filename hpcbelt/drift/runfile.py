@@ -303,10 +303,8 @@ def restart_state(study, path) -> dict:
     version or file layout, or by a study whose validated configuration differs in any key
     (the checks shared with every study kind: :func:`hpcbelt.output.restart_file`).
     """
-    from .study import SCHEMA
-
     with output.restart_file(path, KIND, "drift-diffusion", LAYOUT_VERSION, study.doc,
-                             inputs=study.input_files(), schema=SCHEMA) as fh:
+                             inputs=study.input_files(), schema=study.schema) as fh:
         try:
             done = {"pde": np.array([fh[PDE_DONE][()]], bool)}
             if study.particles_on:

@@ -276,6 +276,11 @@ class Study:
     overrides: tuple = ()
 
     @property
+    def schema(self) -> dict:
+        """The study file's schema (restart compares a file's stored configuration against it)."""
+        return SCHEMA
+
+    @property
     def seed(self) -> int:
         return self.doc["seed"]
 

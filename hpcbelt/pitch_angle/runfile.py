@@ -205,10 +205,8 @@ def restart_state(study, path) -> dict:
     counts as unfinished, so the restart computes it again -- members are deterministic, the
     result is the one an undamaged file would give -- with one line on stderr per member.
     """
-    from .study import SCHEMA
-
     with output.restart_file(path, KIND, "pitch-angle", LAYOUT_VERSION, study.doc,
-                             inputs=study.input_files(), schema=SCHEMA) as fh:
+                             inputs=study.input_files(), schema=study.schema) as fh:
         done = {}
         for ex in study.experiments:
             try:

@@ -124,6 +124,11 @@ class Study:
     overrides: tuple = ()
 
     @property
+    def schema(self) -> dict:
+        """The study file's schema (restart compares a file's stored configuration against it)."""
+        return SCHEMA
+
+    @property
     def method(self) -> str:
         return self.doc["time"]["method"]
 
