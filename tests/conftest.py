@@ -47,6 +47,7 @@ MODULE_TIERS = {
     "aggregate/test_agg_synthetic.py": "accuracy",
     "aggregate/test_dt_sweep.py": "e2e",
     "aggregate/test_watt2021_options.py": "unit",
+    "drift/test_beyond_paper.py": "accuracy",
     "drift/test_coefficients.py": "accuracy",
     "drift/test_lmlt.py": "unit",
     "drift/test_mpi.py": "mpi",

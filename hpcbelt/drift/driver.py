@@ -40,7 +40,7 @@ def experiment(study: Study) -> ParticleExperiment:
         energy_keV=ph.energy_keV, L_energy=ph.L_energy, duration_s=pa.duration_s,
         record_every_s=study.output_every_s, dt_max_s=pa.dt_max_s, per_permutation=pa.per_permutation,
         probes=study.probe_boxes(), corotation=ph.corotation, keep_positions=pa.keep_positions,
-        L_escape=pa.L_escape, R_E_m=ph.R_E_m, B_E_nT=ph.B_E_nT)
+        L_escape=pa.L_escape, R_E_m=ph.R_E_m, B_E_nT=ph.B_E_nT, noise=ph.noise, correlation_s=ph.correlation_s)
 
 
 # Measured rates (tools/bench_drift.py; the paper's study on this 2-core machine): seconds per PDE
@@ -93,7 +93,8 @@ class _Pde:
         self.solver = DriftDiffusionSolver.from_physics(
             g, study.F0, W_mV_per_m=ph.W_mV_per_m, update_s=ph.update_s, energy_keV=ph.energy_keV,
             L_energy=ph.L_energy, dt_s=t.dt_s, corotation=ph.corotation, R_E_m=ph.R_E_m, B_E_nT=ph.B_E_nT,
-            method=t.method, boundary=edges.kinds, boundary_values=edges.values, kmax=t.kmax)
+            method=t.method, boundary=edges.kinds, boundary_values=edges.values, kmax=t.kmax,
+            coefficients=ph.coefficients, noise=ph.noise, correlation_s=ph.correlation_s)
         self.pw = [box.weights(g) for box in study.probe_boxes()]
         self.rad = self.Fr = None
         if study.radial_on:
@@ -185,7 +186,10 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     with parallel.StopRequests():
         rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=rfl.KIND, study=study,
                                      layout_version=rfl.LAYOUT_VERSION, layout=rfl.layout(study, exp),
-                                     K_per_s=study.K_per_s, earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S)
+                                     K_per_s=study.K_per_s, earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S,
+                                     noise=study.physics.noise, coefficients=study.physics.coefficients,
+                                     correlation_s=(np.nan if study.physics.correlation_s is None
+                                                    else study.physics.correlation_s))
         state = {"pde": None, "budget": None}
 
         def work(item):

@@ -115,7 +115,7 @@ def _slope(L, phi, dL, dphi, kmax):
 
 
 @numba.njit(cache=True)
-def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g_hi):
+def build_bonds(L_centres, dL, dphi, theta, K_ring, K_face, kmax, up_k, up_c, ring_c, g_lo, g_hi):
     """Bond conductances of the y-diffusion for ring offsets ``theta`` (see module docstring).
 
     Parameters
@@ -126,8 +126,12 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
         Cell sizes in L and in MLT angle [rad].
     theta : (nL,) float array
         Ring offsets ``Omega_i t`` [rad] at which the operator is evaluated.
-    K : float
-        Diffusion constant ``W^2 T / (2 B_E^2 R_E^2)`` [1/s].
+    K_ring : (nL,) float array
+        Diffusion constant ``K`` [1/s] at the ring centres (bonds inside a ring).  The paper's
+        ``W^2 T / (2 B_E^2 R_E^2)`` is the same everywhere; beyond T << drift period it depends on
+        the drift frequency, hence on L (:func:`hpcbelt.drift.coefficients.effective_K_per_s`).
+    K_face : (nL + 1,) float array
+        ``K`` at the faces: L_min, the nL - 1 faces between rings, L_max.
     kmax : float
         Largest slope (in MLT cells per ring) represented by inter-ring bonds.
     up_k : (nL - 1, nphi, 2) int64 array, out
@@ -146,6 +150,7 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
     for i in range(nL - 1):
         Lf = 0.5 * (L_centres[i] + L_centres[i + 1])          # face between the rings
         Lf4 = Lf * Lf * Lf * Lf
+        K = K_face[i + 1]
         s_cells = (theta[i + 1] - theta[i]) / dphi
         s_cells -= nphi * math.floor(s_cells / nphi)
         for k in range(nphi):
@@ -172,6 +177,7 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
                 up_c[i, k, 1] *= fac
     for i in range(nL):
         L = L_centres[i]
+        K = K_ring[i]
         for k in range(nphi):
             phi_m = (k + 1.0) * dphi + theta[i]
             sn = math.sin(phi_m)
@@ -185,8 +191,8 @@ def build_bonds(L_centres, dL, dphi, theta, K, kmax, up_k, up_c, ring_c, g_lo, g
     for k in range(nphi):
         s0 = math.sin((k + 0.5) * dphi + theta[0])
         s1 = math.sin((k + 0.5) * dphi + theta[nL - 1])
-        g_lo[k] = 2.0 * K * L_lo ** 4 * s0 * s0 * ratio
-        g_hi[k] = 2.0 * K * L_hi ** 4 * s1 * s1 * ratio
+        g_lo[k] = 2.0 * K_face[0] * L_lo ** 4 * s0 * s0 * ratio
+        g_hi[k] = 2.0 * K_face[nL] * L_hi ** 4 * s1 * s1 * ratio
 
 
 @numba.njit(cache=True)

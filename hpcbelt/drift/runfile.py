@@ -31,8 +31,11 @@ Layout version 3 (dataset names are a contract with users, job templates and the
     /particles/perm_done            (perm,) u1                 1 once the permutation is written
     /particles/positions            (perm, N, time, 2) f4      X, Y [R_E] (only with keep_positions)
 
-Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K_per_s``,
-``earth_rotation_rad_per_s`` and, once the PDE is done, ``pde_budget_json``.
+Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K_per_s``
+(the paper's K, Eq. 12, 1/s), ``earth_rotation_rad_per_s``, ``noise``, ``coefficients`` and
+``correlation_s`` [s] (NaN unless noise = 'ornstein_uhlenbeck'): with coefficients =
+'finite_update' the PDE and the radial solver use K_eff(Omega(L)) instead of K_per_s
+(:mod:`hpcbelt.drift.coefficients`); and, once the PDE is done, ``pde_budget_json``.
 
 Everything written during the run is preallocated (early allocation, contiguous) and the whole
 layout is on disk before anything is computed, so a run killed at any moment leaves a readable

@@ -54,8 +54,10 @@ class DriftDiffusionSolver:
     grid : Grid
     F0 : (n_L, n_mlt) array
         Initial cell averages (fixed MLT frame, t = 0).
-    K_per_s : float
-        ``W^2 T / (2 B_E^2 R_E^2)`` (see :mod:`hpcbelt.drift.coefficients`).
+    K_per_s : float or (n_L,) array
+        ``W^2 T / (2 B_E^2 R_E^2)`` (see :mod:`hpcbelt.drift.coefficients`), or its value at each
+        ring centre when it depends on L (``coefficients = "finite_update"``); then
+        ``K_face_per_s`` gives it at the n_L + 1 faces (L_min, between the rings, L_max).
     omega_rad_per_s : (n_L,) array
         Unperturbed drift frequency at the ring centres.
     dt_s : float
@@ -72,7 +74,8 @@ class DriftDiffusionSolver:
     """
 
     def __init__(self, grid, F0, K_per_s, omega_rad_per_s, dt_s, *, method="implicit",
-                 boundary=("fixed", "fixed"), boundary_values=(0.0, 0.0), kmax=8.0, cg_tol=1e-11):
+                 boundary=("fixed", "fixed"), boundary_values=(0.0, 0.0), kmax=8.0, cg_tol=1e-11,
+                 K_face_per_s=None):
         if method not in METHODS:
             raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
         boundary = check_boundary(boundary)
@@ -83,7 +86,17 @@ class DriftDiffusionSolver:
             raise ValueError(f"dt_s: expected a positive step, got {dt_s}")
         self.grid = grid
         self.F = F0.copy()                       # co-rotating representation; equal to F0 at t = 0
-        self.K = float(K_per_s)
+        if np.ndim(K_per_s) == 0:
+            self.K = float(K_per_s)
+            self.K_ring = np.full(grid.n_L, self.K)
+            self.K_face = np.full(grid.n_L + 1, self.K)
+        else:
+            self.K = None                        # depends on L
+            self.K_ring = np.ascontiguousarray(K_per_s, dtype=float)
+            self.K_face = np.ascontiguousarray(K_face_per_s, dtype=float)
+            if self.K_ring.shape != (grid.n_L,) or self.K_face.shape != (grid.n_L + 1,):
+                raise ValueError(f"K_per_s: expected {grid.n_L} ring values and {grid.n_L + 1} face values, got "
+                                 f"{self.K_ring.shape} and {self.K_face.shape}")
         self.omega = np.asarray(omega_rad_per_s, dtype=float)
         self.dt = float(dt_s)
         self.method = method
@@ -110,15 +123,31 @@ class DriftDiffusionSolver:
 
     @classmethod
     def from_physics(cls, grid, F0, *, W_mV_per_m, update_s, energy_keV, L_energy, dt_s,
-                     corotation=True, R_E_m=C.EARTH_RADIUS_DRIFT_M, B_E_nT=C.EARTH_EQUATORIAL_FIELD_NT, **kw):
-        """Build from the study's physics: K from (W, T), Omega(L) at the M of (energy, L_energy)."""
-        from hpcbelt.drift.coefficients import diffusion_constant_K_per_s
+                     corotation=True, R_E_m=C.EARTH_RADIUS_DRIFT_M, B_E_nT=C.EARTH_EQUATORIAL_FIELD_NT,
+                     coefficients="paper", noise="piecewise_constant", correlation_s=None, **kw):
+        """Build from the study's physics: Omega(L) at the M of (energy, L_energy), and K from
+        (W, T) -- or, with ``coefficients = "finite_update"``, K_eff(Omega(L)) at every ring and
+        face (:func:`hpcbelt.drift.coefficients.effective_K_per_s`; ``noise`` and
+        ``correlation_s`` choose the spectrum of w)."""
+        from hpcbelt.drift.coefficients import effective_K_per_s
 
-        K = diffusion_constant_K_per_s(W_mV_per_m, update_s, R_E_m=R_E_m, B_E_nT=B_E_nT)
         M = dipole.first_invariant_J_per_T(energy_keV, L_energy, B_E_nT)
-        om = dipole.drift_angular_frequency_rad_per_s(M, grid.L_centres, corotation=corotation,
-                                                      R_E_m=R_E_m, B_E_nT=B_E_nT)
-        return cls(grid, F0, K, om, dt_s, **kw)
+
+        def omega(L):
+            return dipole.drift_angular_frequency_rad_per_s(M, L, corotation=corotation, R_E_m=R_E_m,
+                                                            B_E_nT=B_E_nT)
+
+        def K(om):
+            return effective_K_per_s(W_mV_per_m, om, coefficients=coefficients, noise=noise, update_s=update_s,
+                                     correlation_s=correlation_s, R_E_m=R_E_m, B_E_nT=B_E_nT)
+
+        om = omega(grid.L_centres)
+        if coefficients == "paper":
+            return cls(grid, F0, float(K(0.0)), om, dt_s, **kw)
+        faces = np.concatenate(([grid.L_centres[0] - 0.5 * grid.dL],
+                                0.5 * (grid.L_centres[1:] + grid.L_centres[:-1]),
+                                [grid.L_centres[-1] + 0.5 * grid.dL]))
+        return cls(grid, F0, K(om), om, dt_s, K_face_per_s=K(omega(faces)), **kw)
 
     # --- state --------------------------------------------------------------------------
     def theta(self, t):
@@ -156,8 +185,8 @@ class DriftDiffusionSolver:
 
     # --- stepping -----------------------------------------------------------------------
     def _bonds(self, t_mid):
-        kernels.build_bonds(self.grid.L_centres, self.grid.dL, self.grid.dphi, self.theta(t_mid), self.K,
-                            self.kmax, self._up_k, self._up_c, self._ring_c, self._g_lo, self._g_hi)
+        kernels.build_bonds(self.grid.L_centres, self.grid.dL, self.grid.dphi, self.theta(t_mid), self.K_ring,
+                            self.K_face, self.kmax, self._up_k, self._up_c, self._ring_c, self._g_lo, self._g_hi)
         if self.boundary[0] == "zero_flux":
             self._g_lo[:] = 0.0
         if self.boundary[1] == "zero_flux":

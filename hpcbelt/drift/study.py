@@ -77,9 +77,21 @@ SCHEMA = {
         "W_mV_per_m": Key("float", 0.5, "mV/m", "standard deviation W of the potential fluctuation w",
                           check=within("W_mV_per_m", 1e-6, 1e3, unit=" mV/m")),
         # from 1 ms to ~4 months: longer than any fluctuation model's correlation time
-        "update_s": Key("float", 200.0, "s", "update time T of the piecewise-constant w",
+        "update_s": Key("float", 200.0, "s", "update time T of the piecewise-constant w "
+                        "(noise = 'ornstein_uhlenbeck': the step at which the particles sample w)",
                         check=within("update_s", MIN_STEP_S, 1e7, unit=" s")),
         # 1 eV to 10 GeV, the pitch-angle study's 1e-6 <= energy_MeV <= 1e4
+        # issue 15: beyond the paper's T << drift period
+        "noise": Key("str", "piecewise_constant", doc="the fluctuation w(t): 'piecewise_constant' (the paper's: "
+                     "independent Gaussian values held for update_s) or 'ornstein_uhlenbeck' (exponentially "
+                     "correlated over correlation_s; the particles sample it every update_s)", choices=co.NOISES),
+        "correlation_s": Key("float", unit="s", optional=True, doc="ornstein_uhlenbeck: correlation time tau_c of w; "
+                             "update_s (its sampling step) must be <= correlation_s / 5",
+                             check=within("correlation_s", MIN_STEP_S, 1e7, unit=" s")),
+        "coefficients": Key("str", "paper", doc="'paper': Eq. 12 and 21 (T << drift period); 'finite_update': "
+                            "the spectral density of w at each L's drift frequency, W^2 T sinc^2(Omega T / 2) "
+                            "or 2 W^2 tau_c / (1 + Omega^2 tau_c^2) (hpcbelt.drift.coefficients); for the PDE "
+                            "and the radial solver", choices=co.COEFFICIENTS),
         "energy_keV": Key("float", 200.0, "keV", "electron kinetic energy at L_energy (fixes the first invariant)",
                           check=within("energy_keV", 1e-3, 1e7, unit=" keV")),
         "L_energy": Key("float", 3.0, "", "L where energy_keV is given", check=_L("L_energy")),
@@ -183,7 +195,7 @@ SCHEMA = {
 
 @dataclass(frozen=True)
 class Physics:
-    """``[physics]``: the fluctuation (W, T), the electrons (energy at L_energy) and the dipole."""
+    """``[physics]``: the fluctuation (W, T or tau_c), the electrons (energy at L_energy), the dipole."""
 
     W_mV_per_m: float
     update_s: float
@@ -192,12 +204,30 @@ class Physics:
     corotation: bool
     R_E_m: float
     B_E_nT: float
+    noise: str = "piecewise_constant"
+    correlation_s: float | None = None
+    coefficients: str = "paper"
 
     @property
     def K_per_s(self) -> float:
-        """``K = W^2 T / (2 B_E^2 R_E^2)``, the prefactor of every diffusion coefficient (Eq. 12)."""
-        return float(co.diffusion_constant_K_per_s(self.W_mV_per_m, self.update_s, R_E_m=self.R_E_m,
-                                                   B_E_nT=self.B_E_nT))
+        """``K = S_w(0) / (2 B_E^2 R_E^2)``, the prefactor of every diffusion coefficient in the
+        paper's ordering (Eq. 12): ``W^2 T / (2 B_E^2 R_E^2)``, with T = 2 tau_c for OU noise."""
+        return float(self.K_of_omega(0.0, coefficients="paper"))
+
+    def K_of_omega(self, omega_rad_per_s, coefficients: str | None = None):
+        """K_eff at drift frequencies ``omega_rad_per_s`` (:func:`coefficients.effective_K_per_s`)."""
+        return co.effective_K_per_s(self.W_mV_per_m, omega_rad_per_s,
+                                    coefficients=self.coefficients if coefficients is None else coefficients,
+                                    noise=self.noise, update_s=self.update_s, correlation_s=self.correlation_s,
+                                    R_E_m=self.R_E_m, B_E_nT=self.B_E_nT)
+
+    def omega_rad_per_s(self, L):
+        """The unperturbed drift frequency at ``L`` of the study's electrons (first invariant fixed)."""
+        from .. import dipole
+
+        M = dipole.first_invariant_J_per_T(self.energy_keV, self.L_energy, self.B_E_nT)
+        return dipole.drift_angular_frequency_rad_per_s(M, L, corotation=self.corotation, R_E_m=self.R_E_m,
+                                                        B_E_nT=self.B_E_nT)
 
 
 @dataclass(frozen=True)
@@ -336,8 +366,11 @@ class Study:
         """``D_LL(L)`` [1/s] of the radial solver: Eq. 21 (``K L^6 / 2``) or the power law."""
         r = self.radial
         if r.D_LL == "drift_averaged":
-            K = self.K_per_s
-            return lambda L: co.drift_averaged_D_LL_per_s(L, K)
+            ph = self.physics
+            if ph.coefficients == "paper":
+                K = self.K_per_s
+                return lambda L: co.drift_averaged_D_LL_per_s(L, K)
+            return lambda L: co.drift_averaged_D_LL_per_s(L, ph.K_of_omega(ph.omega_rad_per_s(L)))
         return lambda L: co.power_law_D_LL_per_s(L, r.D0_per_day, r.power)
 
 
@@ -351,6 +384,18 @@ def _check_across_keys(doc: dict, src: str) -> None:
     """The constraints between keys (each key's own range is the schema's): one InputError
     naming the key to change."""
     g, t, r, p = doc["grid"], doc["time"], doc["radial"], doc["particles"]
+    ph = doc["physics"]
+    if ph["noise"] == "ornstein_uhlenbeck":
+        if ph["correlation_s"] is None:
+            raise InputError(f"{src}: physics.correlation_s: required for noise = 'ornstein_uhlenbeck' "
+                             "(the correlation time of w [s])")
+        if ph["update_s"] > ph["correlation_s"] / 5.0 * (1 + 1e-12):
+            raise InputError(f"{src}: physics.update_s: the sampling step of the Ornstein-Uhlenbeck w must be at "
+                             f"most correlation_s / 5 = {ph['correlation_s'] / 5.0:g} s (w is held between "
+                             f"samples), got {ph['update_s']:g} s")
+    elif ph["correlation_s"] is not None:
+        raise InputError(f"{src}: physics.correlation_s: only used by noise = 'ornstein_uhlenbeck', not "
+                         f"{ph['noise']!r}")
     if g["L_max"] <= g["L_min"]:
         raise InputError(f"{src}: grid.L_max: expected a value above L_min = {g['L_min']:g}, got {g['L_max']:g}")
     duration_s = t["duration_h"] * 3600.0
@@ -496,7 +541,8 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         path=src, text=sf.text, doc=doc, grid=grid, F0=F0,
         probes=tuple(Probe(q["name"], Box(q["L_lo"], q["L_hi"], q["mlt_lo_h"], q["mlt_hi_h"])) for q in probes),
         physics=Physics(ph["W_mV_per_m"], ph["update_s"], ph["energy_keV"], ph["L_energy"], ph["corotation"],
-                        R_E_m=ph["earth_radius_km"] * 1e3, B_E_nT=ph["B_E_nT"]),
+                        R_E_m=ph["earth_radius_km"] * 1e3, B_E_nT=ph["B_E_nT"], noise=ph["noise"],
+                        correlation_s=ph["correlation_s"], coefficients=ph["coefficients"]),
         time=Timing(t["duration_h"] * 3600.0, t["output_every_s"], t["dt_s"], t["method"], t["kmax"]),
         edges=Edges((g["boundary_L_min"], g["boundary_L_max"]), (g["F_L_min"], g["F_L_max"])),
         radial=Radial(r["enabled"], r["D_LL"], r["D0_per_day"], r["power"], r["theta"], r["dt_s"]),

@@ -9,6 +9,15 @@ sequence and its particles' initial positions are the same whatever MPI rank com
     spawn_key (0,)                 the base sequence of w
     spawn_key (1, perm_index)      the permutation of its indices
     spawn_key (2, perm_index)      the initial positions of that permutation's particles
+
+Ornstein-Uhlenbeck noise (issue 15): the base sequence holds the standard normal *innovations*
+xi_k, and a permutation reorders them before the exact AR(1) update of w sampled every h,
+
+    w_0 = W xi_0,   w_k = rho w_(k-1) + W sqrt(1 - rho^2) xi_k,   rho = exp(-h / tau_c),
+
+so every permutation is a stationary OU path with variance W^2 and correlation exp(-|t| / tau_c)
+at the sample times (permuting the values of w itself would destroy the correlation; permuting
+iid innovations keeps the paper's one-base-sequence construction).  Between samples w is held.
 """
 
 import numpy as np
@@ -38,3 +47,17 @@ def permuted_sequence(seed, perm_index, base):
 def position_rng(seed, perm_index):
     """Generator for the initial positions of permutation ``perm_index``'s particles."""
     return _rng(seed, 2, perm_index)
+
+
+def ou_path(innovations, W_V_per_m, correlation_s, step_s):
+    """The OU samples w_k [V/m] every ``step_s`` from standard normal ``innovations`` (module docstring)."""
+    xi = np.asarray(innovations, dtype=float)
+    rho = float(np.exp(-step_s / correlation_s))
+    kick = W_V_per_m * np.sqrt(1.0 - rho * rho)
+    w = np.empty_like(xi)
+    prev = W_V_per_m * xi[0]
+    w[0] = prev
+    for k in range(1, xi.size):
+        prev = rho * prev + kick * xi[k]
+        w[k] = prev
+    return w

@@ -84,6 +84,8 @@ class ParticleExperiment:
     L_escape: float = 15.0
     R_E_m: float = C.EARTH_RADIUS_DRIFT_M
     B_E_nT: float = C.EARTH_EQUATORIAL_FIELD_NT
+    noise: str = "piecewise_constant"      # or "ornstein_uhlenbeck": update_s is then w's sampling step
+    correlation_s: float | None = None
     sched: dict = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -94,6 +96,10 @@ class ParticleExperiment:
         if int(self.per_permutation) < len(self.regions):
             raise ValueError(f"per_permutation: need at least {len(self.regions)} particles (one per "
                              f"region), got {self.per_permutation}")
+        if self.noise not in ("piecewise_constant", "ornstein_uhlenbeck"):
+            raise ValueError(f"noise: expected 'piecewise_constant' or 'ornstein_uhlenbeck', got {self.noise!r}")
+        if self.noise == "ornstein_uhlenbeck" and not (self.correlation_s and self.correlation_s > 0):
+            raise ValueError(f"correlation_s: expected a positive correlation time, got {self.correlation_s!r}")
         self.probes = tuple(Box.of(b) for b in self.probes)
         self.sched = schedule(self.duration_s, self.update_s, self.record_every_s, self.dt_max_s)
 
@@ -107,7 +113,17 @@ class ParticleExperiment:
         return c_grad, c_gamma, omega_E, 1.0 / (B_E_T * self.R_E_m)
 
     def base_sequence(self):
+        """The study's one base sequence: the w values, or for OU noise the standard normal innovations."""
+        if self.noise == "ornstein_uhlenbeck":
+            return sequences.base_sequence(self.seed, self.sched["n_updates"], 1.0)
         return sequences.base_sequence(self.seed, self.sched["n_updates"], self.W_mV_per_m * 1e-3)
+
+    def permutation_sequence(self, perm_index, base):
+        """The w [V/m] of permutation ``perm_index``, one value per update interval."""
+        w = sequences.permuted_sequence(self.seed, perm_index, base)
+        if self.noise == "ornstein_uhlenbeck":
+            w = sequences.ou_path(w, self.W_mV_per_m * 1e-3, self.correlation_s, self.update_s)
+        return w
 
     def integrate(self, X0, Y0, w_seqs, seq_of):
         """Positions (N, n_rec, 2) of particles driven by the given sequences."""
@@ -125,7 +141,7 @@ def run_permutation(exp, perm_index, base=None):
     ``number_in_grid`` (n_rec,) and, if ``exp.keep_positions``, ``positions`` (N, n_rec, 2) float32."""
     if base is None:
         base = exp.base_sequence()
-    w = sequences.permuted_sequence(exp.seed, perm_index, base)
+    w = exp.permutation_sequence(perm_index, base)
     L, phi, wgt = sampling.sample(sequences.position_rng(exp.seed, perm_index), exp.regions, exp.per_permutation)
     pos = exp.integrate(L * np.cos(phi), L * np.sin(phi), w[None, :], np.zeros(L.size, dtype=np.int64))
     g = exp.bin_grid
