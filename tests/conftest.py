@@ -36,6 +36,7 @@ MODULE_TIERS = {
     "test_architecture.py": "unit",
     "test_parallel.py": "unit",
     "test_examples.py": "e2e",
+    "test_reading.py": "e2e",
     "aggregate/test_agg_bad_input.py": "e2e",
     "aggregate/test_agg_drift.py": "e2e",
     "aggregate/test_agg_figures.py": "e2e",

@@ -81,6 +81,12 @@ if ! "$VENV/bin/python" -c "import spacepy" 2>/dev/null; then
     echo "setup: installing spacepy (independent radial-diffusion solver for the accuracy tests)"
     $PIP install -q -c tools/constraints.txt spacepy
 fi
+# xarray-first reading (hpcbelt.open_run / open_summary, the optional extra hpcbelt[xarray]) and
+# dask for its chunks= option: optional for users, installed here so the tests exercise them.
+if ! "$VENV/bin/python" -c "import xarray, h5netcdf, dask.array" 2>/dev/null; then
+    echo "setup: installing xarray, h5netcdf and dask (optional reading API)"
+    $PIP install -q -c tools/constraints.txt "xarray>=2025.1" "h5netcdf>=1.3" "dask[array]"
+fi
 
 if ! log=$(PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1); then
     echo "$log" >&2; echo "setup: installing hpcbelt failed" >&2; exit 1
