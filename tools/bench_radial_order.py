@@ -46,18 +46,9 @@ sys.path.insert(0, str(ROOT))
 from hpcbelt.drift import coefficients as co, initial  # noqa: E402
 from hpcbelt.lmlt import Grid  # noqa: E402
 from hpcbelt.radial.solver import RadialDiffusion, theta_step  # noqa: E402
-from tests.radial.reference import SpectralReference, cell_average  # noqa: E402
+from tests.radial.reference import DAY, L_A, L_B, D_issue, SpectralReference, cell_average, gaussian  # noqa: E402
 
-DAY = 86400.0
-L_A, L_B = 2.0, 8.0
-
-
-def D_LL(L):
-    return 3e-5 * np.asarray(L, dtype=float) ** 6 / DAY
-
-
-def F0(L):
-    return np.exp(-(L - 5.0) ** 2 / (2 * 0.5 ** 2))
+D_LL, F0 = D_issue, gaussian        # the issue's test problem
 
 
 REF = SpectralReference(L_A, L_B, D_LL, ("fixed", "fixed"), N=128)

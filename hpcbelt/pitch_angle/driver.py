@@ -107,7 +107,7 @@ def _node_banks(study: Study, node: "parallel.NodeShared", queues) -> dict[int, 
         wanted.extend(bank_keys(member_intervals(study.segment_profiles(e, m)[0], study.out_t, ex.seg_t)[:2]
                                 for m in members[lo:hi]))
     keys = sorted({key for got in node.node.allgather(wanted) for key in got})
-    nbytes = len(keys) * study.grid.n * study.grid.n * 8
+    nbytes = resources.propagator_bank_bytes(study.grid.n, len(keys), 1)
 
     def fits():
         problem = resources.memory_problem(nbytes, f"the exact method's propagator bank ({len(keys):,} "

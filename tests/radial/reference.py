@@ -111,3 +111,17 @@ def cell_average(f, edges, order=8):
     L = 0.5 * (lo + hi) + 0.5 * (hi - lo) * g[None, :]
     wt = 0.5 * (hi - lo) * w[None, :] / L ** 2
     return np.sum(wt * f(L), axis=1) / np.sum(wt, axis=1)
+
+
+# The issue-17 test problem (shared by the order tests, the SpacePy comparison and
+# tools/bench_radial_order.py): D_LL = 3e-5 L^6 /day on L = 2-8, a Gaussian at L = 5 of width 0.5.
+DAY = 86400.0
+L_A, L_B = 2.0, 8.0
+
+
+def D_issue(L):
+    return 3e-5 * np.asarray(L, dtype=float) ** 6 / DAY
+
+
+def gaussian(L):
+    return np.exp(-(L - 5.0) ** 2 / (2 * 0.5 ** 2))

@@ -22,20 +22,10 @@ from hpcbelt.drift import coefficients as co, initial
 from hpcbelt.lmlt import Grid
 from hpcbelt.radial.solver import RadialDiffusion
 
-from .reference import SpectralReference, cell_average
+from .reference import DAY, L_A, L_B, D_issue, SpectralReference, cell_average, gaussian
 
 pytestmark = pytest.mark.accuracy
 
-DAY = 86400.0
-L_A, L_B = 2.0, 8.0
-
-
-def D_issue(L):
-    return 3e-5 * np.asarray(L, dtype=float) ** 6 / DAY
-
-
-def gaussian(L):
-    return np.exp(-(L - 5.0) ** 2 / (2 * 0.5 ** 2))
 
 
 _REFS = {}
