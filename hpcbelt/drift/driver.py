@@ -188,8 +188,8 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
                                      layout_version=rfl.LAYOUT_VERSION, layout=rfl.layout(study, exp),
                                      K_per_s=study.K_per_s, earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S,
                                      noise=study.physics.noise, coefficients=study.physics.coefficients,
-                                     correlation_s=(np.nan if study.physics.correlation_s is None
-                                                    else study.physics.correlation_s))
+                                     **({} if study.physics.correlation_s is None
+                                        else {"correlation_s": study.physics.correlation_s}))
         state = {"pde": None, "budget": None}
 
         def work(item):

@@ -33,7 +33,7 @@ Layout version 3 (dataset names are a contract with users, job templates and the
 
 Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K_per_s``
 (the paper's K, Eq. 12, 1/s), ``earth_rotation_rad_per_s``, ``noise``, ``coefficients`` and
-``correlation_s`` [s] (NaN unless noise = 'ornstein_uhlenbeck'): with coefficients =
+``correlation_s`` [s] (only with noise = 'ornstein_uhlenbeck'): with coefficients =
 'finite_update' the PDE and the radial solver use K_eff(Omega(L)) instead of K_per_s
 (:mod:`hpcbelt.drift.coefficients`); and, once the PDE is done, ``pde_budget_json``.
 

@@ -116,3 +116,8 @@ def test_a_run_records_its_noise_and_coefficients(tmp_path):
         assert h5.attrs["noise"] == "ornstein_uhlenbeck" and h5.attrs["coefficients"] == "finite_update"
         assert h5.attrs["correlation_s"] == 1000.0
         assert h5.attrs["K_per_s"] == pytest.approx(co.diffusion_constant_K_per_s(W, 2000.0), rel=1e-12)
+    r = hpcbelt("run", make_study(tmp_path / "paper"), "-o", tmp_path / "paper.h5", "--quiet")
+    assert r.returncode == 0, r.stderr
+    with h5py.File(tmp_path / "paper.h5") as h5:
+        assert h5.attrs["noise"] == "piecewise_constant" and h5.attrs["coefficients"] == "paper"
+        assert "correlation_s" not in h5.attrs
