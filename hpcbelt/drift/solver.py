@@ -144,10 +144,7 @@ class DriftDiffusionSolver:
         om = omega(grid.L_centres)
         if coefficients == "paper":
             return cls(grid, F0, float(K(0.0)), om, dt_s, **kw)
-        faces = np.concatenate(([grid.L_centres[0] - 0.5 * grid.dL],
-                                0.5 * (grid.L_centres[1:] + grid.L_centres[:-1]),
-                                [grid.L_centres[-1] + 0.5 * grid.dL]))
-        return cls(grid, F0, K(om), om, dt_s, K_face_per_s=K(omega(faces)), **kw)
+        return cls(grid, F0, K(om), om, dt_s, K_face_per_s=K(omega(grid.L_edges)), **kw)
 
     # --- state --------------------------------------------------------------------------
     def theta(self, t):

@@ -80,21 +80,36 @@ def rate_of_mean_profile(grid: Grid, daa_mean: np.ndarray, nb: int) -> float:
     return float(segment_rates(grid, daa_mean, nb)[0])
 
 
-def mean_propagator(grid: Grid, daa_stack: np.ndarray, tau_s: float, nb: int) -> np.ndarray:
-    """E[exp(S tau)] over the rows of ``daa_stack`` (uniform draws), symmetric form, nb x nb."""
+def mean_propagators(grid: Grid, daa_stack: np.ndarray, taus_s, nb: int) -> list[np.ndarray]:
+    """E[exp(S tau)] over the rows of ``daa_stack`` (uniform draws), symmetric form, nb x nb, for
+    each tau of ``taus_s``: one eigen-decomposition per row, whatever the number of taus."""
     diag, off = _block(grid, daa_stack, nb)
-    acc = np.zeros((nb, nb))
+    taus = [float(t) for t in taus_s]
+    acc = [np.zeros((nb, nb)) for _ in taus]
     for d, o in zip(diag, off):
         w, q = eigh_tridiagonal(d, o)
-        acc += (q * np.exp(w * tau_s)) @ q.T
-    return acc / diag.shape[0]
+        for a, tau in zip(acc, taus):
+            a += (q * np.exp(w * tau)) @ q.T
+    return [a / diag.shape[0] for a in acc]
+
+
+def mean_propagator(grid: Grid, daa_stack: np.ndarray, tau_s: float, nb: int) -> np.ndarray:
+    """E[exp(S tau)] for one tau (:func:`mean_propagators`)."""
+    return mean_propagators(grid, daa_stack, [tau_s], nb)[0]
+
+
+def rates_of_mean_propagator(grid: Grid, daa_stack: np.ndarray, taus_s, nb: int) -> list[float]:
+    """Asymptotic decay rate of the ensemble mean under iid switching every tau [1/s], per tau."""
+    out = []
+    for tau, P in zip(taus_s, mean_propagators(grid, daa_stack, taus_s, nb)):
+        mu = eigh(P, eigvals_only=True, subset_by_index=(nb - 1, nb - 1))[0]
+        out.append(float(-np.log(mu) / float(tau)))
+    return out
 
 
 def rate_of_mean_propagator(grid: Grid, daa_stack: np.ndarray, tau_s: float, nb: int) -> float:
-    """Asymptotic decay rate of the ensemble mean under iid switching every ``tau_s`` [1/s]."""
-    mu = eigh(mean_propagator(grid, daa_stack, tau_s, nb), eigvals_only=True,
-              subset_by_index=(nb - 1, nb - 1))[0]
-    return float(-np.log(mu) / tau_s)
+    """The same for one tau."""
+    return rates_of_mean_propagator(grid, daa_stack, [tau_s], nb)[0]
 
 
 def decompose(log_f: np.ndarray, time_s: np.ndarray, seg_t: np.ndarray, seg_rows: np.ndarray,

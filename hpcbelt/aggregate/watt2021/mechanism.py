@@ -82,27 +82,28 @@ def diagnostics(run, plan, results: dict) -> dict:
     ref = next((ex.name for ex in run.experiments if ex.mode == "mean_of_profiles" and ex.n_done), None)
     out["reference"] = ref or ""
     ref_f = results["exp"][ref]["f"]["median"][:, ia] if ref else None
-    rates = None
     by_name = {ex.name: ex for ex in study.experiments}
+    random = [ex for ex in run.experiments if ex.n_done and ex.mode == "random"]
+    rates = spectral.segment_rates(grid, study.profiles[:n_db], nb) if random else None
+    # every switching interval's mean propagator from one eigen-decomposition of each row
+    taus = sorted({float(ex.switch_every_s) for ex in random})
+    mean_rate = dict(zip(taus, spectral.rates_of_mean_propagator(grid, study.profiles[:n_db], taus, nb)))
     with open_h5(run.path) as h5:
         for ex in run.experiments:
             if not ex.n_done:
                 continue
-            col = _column(h5, ex, ia, run.n_time)
+            col = _column(h5, ex, ia, run.n_time)        # for the geometric mean and the split
             with np.errstate(divide="ignore"):
                 logs = np.log(col)
-            r = {"mean": col.mean(axis=0), "median": np.median(col, axis=0),
+            stats = results["exp"][ex.name]["f"]             # pass 1's mean and median (exact)
+            r = {"mean": stats["mean"][:, ia], "median": stats["median"][:, ia],
                  "geometric_mean": np.exp(logs.mean(axis=0))}
             if ref_f is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     for k in ("mean", "median", "geometric_mean"):
                         r[f"{k}_over_reference"] = r[k] / ref_f
             if ex.mode == "random":
-                tau = float(ex.switch_every_s)
-                r["rate_of_mean_propagator_per_day"] = spectral.rate_of_mean_propagator(
-                    grid, study.profiles[:n_db], tau, nb) * SECONDS_PER_DAY
-                if rates is None:
-                    rates = spectral.segment_rates(grid, study.profiles[:n_db], nb)
+                r["rate_of_mean_propagator_per_day"] = mean_rate[float(ex.switch_every_s)] * SECONDS_PER_DAY
                 rows = h5[dataset_path(ex.name, PROFILE_INDEX)][()][ex.done]
                 commuting, rest = spectral.decompose(logs, run.time_s, by_name[ex.name].seg_t,
                                                      rows.astype(np.int64), rates)
