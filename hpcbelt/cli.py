@@ -17,16 +17,9 @@ from __future__ import annotations
 
 import os
 
-# One BLAS/OpenMP thread per MPI rank: parallelism comes from ranks, and a fixed thread count
-# keeps floating-point results independent of how many ranks share a node.  Set before numpy.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-# Open MPI's MPI-IO: ROMIO unless the user chose (OMPI_MCA_io).  Measured with Open MPI 4.1.4:
-# OMPIO's collective write ("vulcan") prints ENOSPC from a rank's pwritev but returns success
-# to HDF5 on every rank, so a full disk would go unnoticed; ROMIO returns MPI_ERR_IO, which
-# becomes the agreed exit 74 (tests/reliability/test_full_disk.py).  Read at MPI_Init, so set
-# before mpi4py is imported; other MPI libraries ignore the variable.
-os.environ.setdefault("OMPI_MCA_io", "romio321")
+# one BLAS/OpenMP thread per rank and Open MPI's ROMIO MPI-IO, before numpy and mpi4py load
+# (hpcbelt/runtime.py says why; hpcbelt.api applies the same settings)
+from . import runtime  # noqa: F401
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
@@ -53,54 +46,18 @@ def cmd_run(args) -> int:
 
 
 def _run(args) -> int:
-    from . import guard, output, studies
-    from .config import StudyFile
+    from . import api
     from .parallel import abort_on_exception, root_decides, world
 
     comm = world()
     abort_on_exception(comm)
     study_path = Path(args.study)
     out = Path(args.output) if args.output else Path(study_path.stem + ".h5")
-    held = []          # rank 0: the single-writer lock of OUT, from prepare() to the end of the run
-
-    def prepare():
-        source = StudyFile.read(study_path)            # the one read of the study file
-        kind = studies.kind_of_study(source.doc, study_path)
-        extra = {}
-        if args.experiments:
-            if not kind.has_experiments:
-                raise InputError(f"--experiments: only studies with [[experiment]] tables can run a "
-                                 f"subset ({study_path} is {kind.name})")
-            extra["experiments"] = [n.strip() for n in args.experiments.split(",") if n.strip()]
-        study = kind.get("load")(source, args.set, **extra)
-        guard.refuse_inputs_as_output(out, guard.study_inputs(study), flag="output")
-        output.check_output_path(out, True)            # a directory, a missing directory, unwritable
-        # the lock comes before the first look at OUT: a second writer never touches it
-        lock = guard.RunLock.acquire(out)
-        try:
-            done = None
-            if args.restart and out.exists():
-                done = kind.get("restart_state")(study, out)
-            output.check_output_path(out, args.overwrite or done is not None)
-        except BaseException:
-            lock.release()
-            raise
-        held.append(lock)
-        return kind.name, study, done
-
-    try:
-        name, study, done = root_decides(comm, prepare)
-        kind = studies.get(name)
-        if done is not None and all(d.all() for d in done.values()):
-            if comm.Get_rank() == 0:
-                print(f"hpcbelt: {out} is already complete; nothing to do", file=sys.stderr)
-            return 0
-        kind.get("run")(study, comm, out, quiet=args.quiet, done=done)
-    finally:
-        for lock in held:
-            lock.release()
-    if comm.Get_rank() == 0 and not args.quiet:
-        print(f"hpcbelt: wrote {out}", file=sys.stderr)
+    # rank 0 reads the study file once; the checks, the lock and the run: hpcbelt.api
+    study = root_decides(comm, lambda: api.load_study(study_path, overrides=args.set,
+                                                      experiments=args.experiments))
+    api.execute(study, out, comm, overwrite=args.overwrite, restart=args.restart, quiet=args.quiet,
+                say_complete=True)
     return 0
 
 

@@ -192,6 +192,164 @@ class StudyFile:
     def coerce(cls, source: "StudyFile | str | Path") -> "StudyFile":
         return source if isinstance(source, StudyFile) else cls.read(source)
 
+    @classmethod
+    def from_mapping(cls, doc: Mapping[str, Any], base_dir: str | Path | None = None) -> "StudyFile":
+        """A study given as a plain mapping (same keys as the TOML file) instead of a file.
+
+        The mapping is written out as TOML text (the ``study_toml`` a run file stores, from
+        which the study can be rebuilt) and that text is parsed back, so a mapping and the
+        file holding its text are the same study.  Its name is :data:`MAPPING_NAME` inside
+        ``base_dir`` (default: the current directory), so error messages read
+        ``<dict>: grid.dalpha_deg: ...`` and relative paths in it resolve against ``base_dir``.
+        ``None`` values mean an absent key; values TOML cannot hold are an InputError.
+        """
+        text = to_toml(doc, MAPPING_NAME)
+        name = Path(base_dir) / MAPPING_NAME if base_dir is not None else Path(MAPPING_NAME)
+        return cls(name, text, tomllib.loads(text))
+
+
+MAPPING_NAME = "<dict>"
+"""The name that stands for the file of a study given as a mapping (:meth:`StudyFile.from_mapping`)."""
+
+
+# ------------------------------------------------------------------------------------------
+# Plain mappings as TOML text (for studies and settings given as Python dicts)
+# ------------------------------------------------------------------------------------------
+
+_BARE_KEY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _toml_key(name: str) -> str:
+    return name if set(name) <= _BARE_KEY else _toml_string(name)
+
+
+def _toml_string(text: str) -> str:
+    out = ['"']
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _plain(value: Any, source: str, key: str = "") -> Any:
+    """``value`` as TOML-able Python: numpy scalars and arrays, tuples and other mappings become
+    their plain equivalents; ``None`` stays (dropped from mappings by the caller).  Errors read
+    ``source: dotted.key: ...``."""
+    where = f"{source}: {key or 'top level'}"
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k:
+                raise InputError(f"{where}: expected non-empty strings as keys, got {k!r}")
+            v = _plain(v, source, f"{key}.{k}" if key else k)
+            if v is not None:
+                out[k] = v
+        return out
+    if isinstance(value, float):                    # numpy.float64 too
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    tolist = getattr(value, "tolist", None)          # numpy scalars and arrays
+    if callable(tolist) and not isinstance(value, (list, tuple)):
+        return _plain(tolist(), source, key)
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        if any(v is None for v in items):
+            raise InputError(f"{where}: expected a list without None values, got {value!r}")
+        return items
+    if isinstance(value, Path):
+        return str(value)
+    raise InputError(f"{where}: expected a string, number, boolean, list or table, got "
+                     f"{type(value).__name__} {value!r}")
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v, where)}"
+                               for k, v in value.items()) + "}"
+    raise InputError(f"{where}: expected a string, number, boolean, list or table, got {value!r}")  # pragma: no cover
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _toml_table(doc: dict, header: list[str], where: str, lines: list[str]) -> None:
+    # keys first, then sub-tables, then arrays of tables: what follows a header belongs to it
+    for k, v in doc.items():
+        if not isinstance(v, dict) and not _is_table_list(v):
+            lines.append(f"{_toml_key(k)} = {_toml_value(v, where)}")
+    for k, v in doc.items():
+        if isinstance(v, dict):
+            sub = [*header, _toml_key(k)]
+            lines.extend(["", f"[{'.'.join(sub)}]"])
+            _toml_table(v, sub, where, lines)
+    for k, v in doc.items():
+        if _is_table_list(v):
+            sub = [*header, _toml_key(k)]
+            for item in v:
+                lines.extend(["", f"[[{'.'.join(sub)}]]"])
+                _toml_table(item, sub, where, lines)
+
+
+def to_toml(doc: Mapping[str, Any], where: str = MAPPING_NAME) -> str:
+    """TOML text of a plain mapping; ``tomllib.loads(to_toml(d))`` equals ``d`` without its
+    ``None`` values (numpy values and tuples become numbers and lists).  A value TOML cannot
+    hold is an InputError naming ``where`` and the key."""
+    if not isinstance(doc, Mapping):
+        raise InputError(f"{where}: expected a table (a dict of keys), got {type(doc).__name__}")
+    plain = _plain(doc, where)
+    lines: list[str] = []
+    _toml_table(plain, [], where, lines)
+    text = "\n".join(lines).lstrip("\n") + "\n"
+    import json
+
+    if json.dumps(tomllib.loads(text), sort_keys=True) != json.dumps(plain, sort_keys=True):  # pragma: no cover
+        raise ValueError(f"{where}: the TOML text written for this mapping does not read back as it")
+    return text
+
+
+def study_repr(study: Any) -> str:
+    """A one-line description of a loaded study (kind, title, source, seed, overrides and, for
+    studies with ``[[experiment]]`` tables, their names and member counts)."""
+    doc = getattr(study, "doc", {}) or {}
+    parts = [f"{doc.get('kind', type(study).__name__)} study {doc.get('title', '')!r}",
+             f"from {getattr(study, 'path', '?')}", f"seed {doc.get('seed')}"]
+    overrides = tuple(getattr(study, "overrides", ()) or ())
+    if overrides:
+        parts.append(f"{len(overrides)} override(s)")
+    experiments = getattr(study, "experiments", None)
+    if experiments:
+        names = [f"{getattr(e, 'name', '?')}x{getattr(e, 'members', '?')}" for e in experiments]
+        shown = ", ".join(names[:4]) + (f", ... ({len(names)} in all)" if len(names) > 4 else "")
+        parts.append(f"experiments {shown}")
+    return f"<{', '.join(parts)}>"
+
 
 def apply_overrides(doc: dict, overrides: list[str] | None, source: str) -> dict:
     """Apply ``--set table.key=value`` overrides (value in TOML syntax; bare words are strings).

@@ -35,10 +35,17 @@ def add_skip_damaged(parser) -> None:
 
 
 def register(subparsers) -> None:
-    from .. import studies
-
     p = subparsers.add_parser("aggregate", help=HELP, description=HELP + ". Runs under python, mpirun or srun; "
                               "with N ranks the work is divided over the ranks (same result).")
+    add_arguments(p)
+    p.set_defaults(func=cmd_aggregate)
+
+
+def add_arguments(p) -> None:
+    """The arguments of ``hpcbelt aggregate`` (the common ones, then each kind's group), on the
+    command's sub-parser or on :func:`hpcbelt.api.aggregate`'s own parser."""
+    from .. import studies
+
     p.add_argument("run", help="run file written by 'hpcbelt run'")
     p.add_argument("-o", "--output", help="summary HDF5 file (default: RUN_summary.h5 next to the run); "
                    "an earlier summary is replaced, any other existing file needs --overwrite")
@@ -54,16 +61,24 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no summary line on stderr")
     for agg in studies.aggregators():
         agg.get("add_options")(p.add_argument_group(agg.title))
-    p.set_defaults(func=cmd_aggregate)
 
 
 def cmd_aggregate(args) -> int:
-    from .. import studies
-    from ..parallel import abort_on_exception, root_decides, world
-    from .driver import aggregate_file
+    from ..parallel import abort_on_exception, world
 
     comm = world()
     abort_on_exception(comm)
+    aggregate_args(args, comm)
+    return 0
+
+
+def aggregate_args(args, comm):
+    """Aggregate as parsed ``hpcbelt aggregate`` arguments say, on ``comm`` (all ranks); returns
+    the :class:`~hpcbelt.aggregate.driver.Outputs` written.  The one code path of the command
+    and of :func:`hpcbelt.api.aggregate`."""
+    from .. import studies
+    from ..parallel import root_decides
+    from .driver import aggregate_file
 
     def parse():
         if args.memory_mb <= 0:
@@ -71,6 +86,6 @@ def cmd_aggregate(args) -> int:
         return [agg.get("options")(args) for agg in studies.aggregators()]
 
     options = root_decides(comm, parse)
-    aggregate_file(args.run, output=args.output, figures_dir=args.figures, report=args.report, comm=comm,
-                   quiet=args.quiet, overwrite=args.overwrite, options=options, skip_damaged=args.skip_damaged)
-    return 0
+    return aggregate_file(args.run, output=args.output, figures_dir=args.figures, report=args.report, comm=comm,
+                          quiet=args.quiet, overwrite=args.overwrite, options=options,
+                          skip_damaged=args.skip_damaged)
