@@ -1,5 +1,6 @@
 # hpcbelt quick start:   make run    (set up, run the Watt et al. 2021 study on 2 ranks, aggregate)
 #                        make test   (set up, run the whole test suite serially and under MPI)
+#                        make docs   (set up, build the documentation into docs/_build/html)
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 MPIRUN ?= mpirun
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test docs bench clean
 
 setup:
 	@bash tools/setup.sh
@@ -27,8 +28,13 @@ run: setup
 test: setup
 	@bash tools/run_tests.sh
 
+# Sphinx site with the executed examples gallery, warnings as errors (docs/Makefile)
+docs: setup
+	@$(MAKE) --no-print-directory -C docs html
+
 bench: setup
 	$(BIN)/python tools/bench_pitch_angle.py
 
 clean:
 	rm -rf results .pytest_cache
+	@$(MAKE) --no-print-directory -C docs clean

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: serial tests, then the MPI-marked tests under 2 and 3 ranks.
-# Exits non-zero if any stage fails or collects no test.
+# The whole test suite: serial tests, the documentation build, then the MPI-marked tests under
+# 2 and 3 ranks.  Exits non-zero if any stage fails or collects no test.
+# The docs stage is `make docs` (docs/Makefile: Sphinx with warnings as errors) with every
+# gallery script executed again; it runs only for the whole suite (no arguments), and
+# HPCBELT_DOCS=0 skips it.  (Before the MPI stages, so that the run ends with pytest's lines.)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -8,6 +11,15 @@ PY=.venv/bin/python
 status=0
 echo "== serial tests"
 $PY -m pytest -q --color=no -m "not mpi" "$@" || status=1
+if [ $# -eq 0 ] && [ "${HPCBELT_DOCS:-1}" != 0 ]; then
+    echo "== documentation (sphinx-build -W, gallery executed)"
+    start=$SECONDS
+    if make --no-print-directory -C docs html RERUN=1 SPHINXOPTS=-q; then
+        echo "docs: built in $((SECONDS - start)) s"
+    else
+        echo "docs: FAILED after $((SECONDS - start)) s"; status=1
+    fi
+fi
 for n in 2 3; do
     echo "== MPI tests on $n ranks"
     # pytest-mpi: every rank prints its own summary; all must pass for mpirun to exit 0

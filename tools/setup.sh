@@ -5,7 +5,7 @@
 #   2. a virtual environment .venv with numpy, scipy, numba, matplotlib, pytest;
 #   3. mpi4py and h5py built from source against that MPI and HDF5 (h5py with HDF5_MPI=ON,
 #      so that h5py.get_config().mpi is true);
-#   4. hpcbelt itself (editable).
+#   4. hpcbelt itself (editable), and the documentation tools (Sphinx, sphinx-gallery, numpydoc).
 # A second call finds the stamp file and does nothing.  HPCBELT_PYTHON picks the interpreter,
 # HDF5_DIR a site HDF5 installation (else pkg-config's hdf5-openmpi / hdf5).
 set -euo pipefail
@@ -86,6 +86,12 @@ fi
 if ! "$VENV/bin/python" -c "import xarray, h5netcdf, dask.array" 2>/dev/null; then
     echo "setup: installing xarray, h5netcdf and dask (optional reading API)"
     $PIP install -q -c tools/constraints.txt "xarray>=2025.1" "h5netcdf>=1.3" "dask[array]"
+fi
+
+# the documentation tools (make docs, and the docs stage of tools/run_tests.sh in CI)
+if ! "$VENV/bin/python" -c "import sphinx, sphinx_gallery, numpydoc, furo, myst_parser" 2>/dev/null; then
+    echo "setup: installing sphinx, sphinx-gallery, numpydoc, furo and myst-parser (make docs)"
+    $PIP install -q -c tools/constraints.txt sphinx sphinx-gallery numpydoc furo myst-parser
 fi
 
 if ! log=$(PYTHONWARNINGS=ignore $PIP install -q --no-deps --no-build-isolation -e . 2>&1); then
