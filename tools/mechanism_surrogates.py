@@ -11,6 +11,11 @@ median split of ln f into the commuting part and the rest.
 Usage:  .venv/bin/python tools/mechanism_surrogates.py [--np 2] [--study inputs/watt2021.toml]
             [--database inputs/hiss_L3_0.5MeV.h5] [--workdir results/mechanism] [--set KEY=VALUE ...]
 About 2-3 minutes per database on 2 ranks for the shipped study (6 databases).
+On the paper-like database (issue 13):
+    .venv/bin/python tools/mechanism_surrogates.py --study inputs/watt2021_paperlike.toml \
+        --database inputs/hiss_L3_0.5MeV_paperlike.h5 --workdir results/mechanism_paperlike
+Per-observation wave parameters (the physical sources of shape variability) are in
+tools/shape_sources.py.
 """
 
 from __future__ import annotations
