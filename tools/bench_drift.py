@@ -11,7 +11,11 @@
                                              inputs/lejosne2023.toml with the PDE cut to 15 min and
                                              no radial solver, so the permutations are nearly all
                                              the work (NP=2 by default)
-    python tools/bench_drift.py all          tracker + pde + particles
+    python tools/bench_drift.py tracker_ou   particle-steps per second per core with Ornstein-Uhlenbeck noise
+                                             (tau_c = 100 s sampled every 20 s, 10,000 particles x 18 h at
+                                             3 MeV with the energy scan's RK4 step), against the paper's
+                                             piecewise-constant case measured in the same run
+    python tools/bench_drift.py all          tracker + tracker_ou + pde + particles
 
 Options: --perms, --particles, --hours, --dt-max to shrink the particle runs.
 """
@@ -64,6 +68,44 @@ def bench_tracker(args):
     print(f"tracker error vs dt_max/10 after {args.hours:g} h, {inside.sum()} particles that stay inside "
           f"L < {GRID.L_max:g}: median {np.median(d[:, -1]):.2g} R_E, 99th percentile {np.percentile(d[:, -1], 99):.2g}, "
           f"max over all times {d.max():.2g} R_E")
+
+
+def _steps_per_s(exp, n):
+    """Particle-steps per second of the tracker on one core for ``n`` particles of ``exp``
+    (best of 3, after compiling), including the making of w (the OU recursion)."""
+    base = exp.base_sequence()
+    L, phi, _ = sampling.sample(sequences.position_rng(exp.seed, 0), exp.regions, n)
+    X, Y, seq = L * np.cos(phi), L * np.sin(phi), np.zeros(L.size, dtype=np.int64)
+    exp.integrate(X[:8], Y[:8], exp.permutation_sequence(0, base), seq[:8])
+    best = np.inf
+    for rep in range(3):
+        t0 = time.perf_counter()
+        w = exp.permutation_sequence(rep, base)
+        exp.integrate(X, Y, w, seq)
+        best = min(best, time.perf_counter() - t0)
+    return int(exp.sched["nsub"].sum()) * n / best
+
+
+def bench_tracker_ou(args):
+    from hpcbelt.particles import diffusion
+
+    n, dur = args.particles, args.hours * 3600.0
+    paper = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=n, duration_s=dur)
+    hot = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=n, duration_s=dur,
+                             energy_keV=3000.0)
+    dt = diffusion.rk4_step_s(hot, rad_per_step=0.2)
+    ou = ParticleExperiment(seed=2023, bin_grid=GRID.coarsened(4, 6), per_permutation=n, duration_s=dur,
+                            energy_keV=3000.0, noise="ornstein_uhlenbeck", correlation_s=100.0, update_s=20.0,
+                            dt_max_s=dt)
+    r_paper = _steps_per_s(paper, n)
+    r_ou = _steps_per_s(ou, n)
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        load = float("nan")
+    print(f"tracker, OU noise (tau_c = 100 s, h = 20 s, 3 MeV, dt = {dt:.3g} s, {ou.sched['nsub'].sum()} steps "
+          f"each): {r_ou:.3g} particle-steps/s/core; paper's case in the same run {r_paper:.3g} "
+          f"(ratio {r_ou / r_paper:.2f}); load average {load:.1f} on {os.cpu_count()} cores")
 
 
 def bench_pde(args):
@@ -127,7 +169,7 @@ def bench_particles(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("what", choices=("tracker", "pde", "particles", "all"))
+    ap.add_argument("what", choices=("tracker", "tracker_ou", "pde", "particles", "all"))
     ap.add_argument("--perms", type=int, default=200)
     ap.add_argument("--particles", type=int, default=10000)
     ap.add_argument("--hours", type=float, default=18.0)
@@ -136,6 +178,8 @@ def main():
     args = ap.parse_args()
     if args.what in ("tracker", "all"):
         bench_tracker(args)
+    if args.what in ("tracker_ou", "all"):
+        bench_tracker_ou(args)
     if args.what in ("pde", "all"):
         bench_pde(args)
     if args.what in ("particles", "all"):

@@ -78,6 +78,26 @@ def ou_factor(omega_rad_per_s, correlation_s):
     return 1.0 / (1.0 + (om * float(correlation_s)) ** 2)
 
 
+def held_ou_factor(omega_rad_per_s, correlation_s, step_s):
+    """The spectral density at Omega of an OU process *sampled every h and held* (what the test
+    particles see, :func:`hpcbelt.particles.sequences.ou_path`), over the continuous OU's value at 0.
+
+    The samples are an AR(1) sequence with rho = exp(-h / tau_c), whose discrete spectrum is
+    W^2 (1 - rho^2) / (1 - 2 rho cos(Omega h) + rho^2) per sample; holding each sample for h
+    multiplies by h sinc^2(Omega h / 2) (as for the paper's piecewise-constant w).  Hence
+
+        S_held(Omega) / S_OU(0) = h sinc^2(Omega h / 2) (1 - rho^2) / (1 - 2 rho cos(Omega h) + rho^2) / (2 tau_c),
+
+    which tends to :func:`ou_factor` as h / tau_c -> 0 (1 - rho^2 ~ 2 h / tau_c, the denominator
+    ~ h^2 (1 / tau_c^2 + Omega^2)).  The particles follow this; the PDE models the continuous OU.
+    """
+    om = np.asarray(omega_rad_per_s, dtype=float)
+    h, tau = float(step_s), float(correlation_s)
+    rho = np.exp(-h / tau)
+    discrete = (1.0 - rho * rho) / (1.0 - 2.0 * rho * np.cos(om * h) + rho * rho)
+    return h * finite_update_factor(om, h) * discrete / (2.0 * tau)
+
+
 def effective_K_per_s(W_mV_per_m, omega_rad_per_s, *, coefficients="paper", noise="piecewise_constant",
                       update_s=None, correlation_s=None, R_E_m=C.EARTH_RADIUS_DRIFT_M,
                       B_E_nT=C.EARTH_EQUATORIAL_FIELD_NT):

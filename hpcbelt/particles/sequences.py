@@ -9,6 +9,7 @@ sequence and its particles' initial positions are the same whatever MPI rank com
     spawn_key (0,)                 the base sequence of w
     spawn_key (1, perm_index)      the permutation of its indices
     spawn_key (2, perm_index)      the initial positions of that permutation's particles
+    spawn_key (3, perm_index)      the drift phases of its ring particles (hpcbelt.particles.diffusion)
 
 Ornstein-Uhlenbeck noise (issue 15): the base sequence holds the standard normal *innovations*
 xi_k, and a permutation reorders them before the exact AR(1) update of w sampled every h,
@@ -47,6 +48,11 @@ def permuted_sequence(seed, perm_index, base):
 def position_rng(seed, perm_index):
     """Generator for the initial positions of permutation ``perm_index``'s particles."""
     return _rng(seed, 2, perm_index)
+
+
+def ring_rng(seed, perm_index):
+    """Generator for the drift phases of permutation ``perm_index``'s ring particles (D_LL measurement)."""
+    return _rng(seed, 3, perm_index)
 
 
 def ou_path(innovations, W_V_per_m, correlation_s, step_s):
