@@ -21,6 +21,25 @@ Format (``format`` = :data:`FORMAT`, ``format_version`` = :data:`FORMAT_VERSION`
 Every dataset carries ``units`` and ``description`` attributes (:data:`DATASETS`).  The writer
 stores no time stamps, so the same arrays give the same bytes.
 
+Multi-energy files (``format_version`` = :data:`MULTI_ENERGY_FORMAT_VERSION`; single-energy
+files keep :data:`FORMAT_VERSION` and today's bytes): one set of observations, its profiles
+at several electron energies::
+
+    energy_MeV           (n_energy,)                     MeV, strictly increasing, > 0
+    daa                  (n_energy, n_profiles, n_alpha) 1/s
+    daa_of_mean_inputs   (n_energy, n_alpha)             1/s, optional
+    daa_mean             (n_energy, n_alpha)             1/s
+    X, Y, B_eq_nT        (n_profiles,)                   unchanged: the same observations
+                                                         drive every energy
+    root attributes      as above, but ``n_energies`` instead of ``energy_MeV`` (the dataset
+                         replaces it)
+
+A file is multi-energy exactly when it has the dataset ``energy_MeV``.  :func:`load` with
+``energy_MeV=E`` returns the single-energy :class:`Database` slice at E (same ``path``, the
+``sha256`` of the whole file); :func:`load_all` one slice per energy; :func:`file_energies`
+the energies (``None`` for a single-energy file) without reading the profiles.  A slice is
+what the single-energy build at that energy would have written: same arrays, bit for bit.
+
 Profiles are interpolated linearly in pitch angle onto the model grid; beyond the database's
 first and last angle the end value is held (D at 0 and 90 deg multiplies a vanishing weight).
 
@@ -40,7 +59,9 @@ import numpy as np
 from .errors import InputError
 
 FORMAT = "hpcbelt.daa_database"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1                 # single-energy files (unchanged)
+MULTI_ENERGY_FORMAT_VERSION = 2    # files with an energy_MeV dataset and 3-D daa
+ENERGY_REL_TOL = 1e-9              # an asked energy matches a file energy within this (relative)
 
 # name -> (units, description), in the order the writer stores them
 DATASETS = {
@@ -54,6 +75,17 @@ DATASETS = {
     "B_eq_nT": ("nT", "equatorial magnetic field"),
 }
 COLUMNS = ("X", "Y", "B_eq_nT")      # one value per profile
+
+# the energy coordinate of a multi-energy file, and the descriptions that change there
+ENERGY_DATASET = ("MeV", "electron kinetic energy of each slice (axis 0 of daa, "
+                         "daa_of_mean_inputs and daa_mean)")
+MULTI_ENERGY_DESCRIPTIONS = {
+    "daa": "bounce-averaged <D_aa>/p^2, [energy, observation, pitch angle]: one profile per "
+           "observation at each energy",
+    "daa_of_mean_inputs": "D(<X>, <Y>) at each energy [energy, pitch angle]: one profile from "
+                          "the arithmetic means of X, Y and B_eq",
+    "daa_mean": "<D(X_i, Y_i)> at each energy [energy, pitch angle]: mean of all profiles",
+}
 
 # Spellings of 1/s the loader accepts as the units of 'daa', and the factors to 1/s of the
 # units ``hpcbelt dxx import --daa-units`` converts from.
@@ -191,44 +223,144 @@ def _real_attr(fh, name: str, where: str) -> float | None:
     return float(v.reshape(()))
 
 
-def load(path: str | Path) -> Database:
-    """Read and check a database file; every problem is an :class:`InputError` naming it."""
+def _open(p: Path, where: str):
+    import h5py
+
+    if not p.is_file():
+        raise InputError(f"{where}: file not found (set [database] path, relative to the study file)")
+    try:
+        return h5py.File(p, "r")
+    except OSError as exc:
+        raise InputError(f"{where}: not a readable HDF5 file ({exc})") from None
+
+
+def _fmt_energies(energies) -> str:
+    return ", ".join(f"{e:g}" for e in energies) + " MeV"
+
+
+def _check_energies(e: np.ndarray, where: str, error=ValueError) -> None:
+    """The energy coordinate: 1-D, at least one, finite, > 0, strictly increasing."""
+    if e.ndim != 1 or e.size < 1:
+        raise error(f"{where}: 'energy_MeV' has shape {e.shape}; expected (n_energy,) with "
+                    "n_energy >= 1")
+    if not np.all(np.isfinite(e)) or np.any(e <= 0) or np.any(np.diff(e) <= 0):
+        raise error(f"{where}: 'energy_MeV' = [{', '.join(f'{v:g}' for v in e)}]; expected "
+                    "finite, positive, strictly increasing energies in MeV")
+
+
+def _energies_of(fh, where: str) -> np.ndarray | None:
+    """The energy coordinate of an open file (checked), or None for a single-energy file."""
+    if "energy_MeV" not in fh:
+        return None
+    e = _real_dataset(fh, "energy_MeV", where)
+    _check_energies(e, where, InputError)
+    return e
+
+
+def _energy_index(energies: np.ndarray, energy_MeV, where: str) -> int:
+    """Index of ``energy_MeV`` among ``energies`` (relative tolerance :data:`ENERGY_REL_TOL`)."""
+    try:
+        E = float(energy_MeV)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: energy {energy_MeV!r} asked; expected one number in MeV "
+                         f"(the file holds {_fmt_energies(energies)})") from None
+    close = np.abs(energies - E) <= ENERGY_REL_TOL * np.maximum(np.abs(energies), abs(E))
+    if not close.any():
+        raise InputError(f"{where}: no profiles at {E:g} MeV; the file holds "
+                         f"{energies.size} energies: {_fmt_energies(energies)}")
+    return int(np.argmax(close))
+
+
+def file_energies(path: str | Path) -> tuple[float, ...] | None:
+    """The energies [MeV] of a multi-energy database, ``None`` for a single-energy one.
+
+    Reads only the ``energy_MeV`` dataset (not the profiles); a missing or unreadable file, or
+    a bad energy coordinate, is an :class:`InputError` naming the file.
+    """
+    p = Path(path)
+    where = f"database {p}"
+    with _open(p, where) as fh:
+        e = _energies_of(fh, where)
+    return None if e is None else tuple(float(v) for v in e)
+
+
+def _read(path, energy_MeV, every: bool) -> list[Database]:
+    """The reader behind :func:`load` and :func:`load_all`."""
     import h5py
 
     p = Path(path)
     where = f"database {p}"
-    if not p.is_file():
-        raise InputError(f"{where}: file not found (set [database] path, relative to the study file)")
-    try:
-        fh = h5py.File(p, "r")
-    except OSError as exc:
-        raise InputError(f"{where}: not a readable HDF5 file ({exc})") from None
-    with fh:
+    with _open(p, where) as fh:
         for name in ("alpha_deg", "daa"):
             if name not in fh or not isinstance(fh[name], h5py.Dataset):
                 raise InputError(f"{where}: missing dataset '{name}' (expected alpha_deg (n_alpha) "
                                  "and daa (n_profiles, n_alpha) in 1/s)")
+        energies = _energies_of(fh, where)
+        if energies is not None and not every and energy_MeV is None:
+            raise InputError(f"{where}: holds {energies.size} energies "
+                             f"({_fmt_energies(energies)}): choose one (e.g. [physics] "
+                             "energy_MeV)")
         alpha = _real_dataset(fh, "alpha_deg", where)
-        daa = _real_dataset(fh, "daa", where)
-        mean_inputs = None
-        if "daa_of_mean_inputs" in fh:
-            mean_inputs = _real_dataset(fh, "daa_of_mean_inputs", where)
         L = _real_attr(fh, "L", where)
-        energy = _real_attr(fh, "energy_MeV", where)
         units = fh["daa"].attrs.get("units")
         extra = {k: _real_dataset(fh, k, where) for k in COLUMNS
                  if k in fh and isinstance(fh[k], h5py.Dataset)}
+        has_mean = "daa_of_mean_inputs" in fh
+        if energies is None:
+            slices = [(None, _real_dataset(fh, "daa", where),
+                       _real_dataset(fh, "daa_of_mean_inputs", where) if has_mean else None,
+                       _real_attr(fh, "energy_MeV", where))]
+        else:
+            ne = energies.size
+            for name, nd, shape in (("daa", 3, "(n_energy, n_profiles, n_alpha)"),
+                                    ("daa_of_mean_inputs", 2, "(n_energy, n_alpha)")):
+                if name not in fh:
+                    continue
+                ds = fh[name]
+                if not isinstance(ds, h5py.Dataset) or ds.ndim != nd or ds.shape[0] != ne:
+                    got = ds.shape if isinstance(ds, h5py.Dataset) else "a group"
+                    raise InputError(f"{where}: '{name}' has shape {got}; expected {shape} "
+                                     f"with n_energy = {ne} (dataset 'energy_MeV')")
+                if ds.dtype.kind not in "fiu":
+                    raise InputError(f"{where}: dataset '{name}' holds {ds.dtype}; expected "
+                                     "real numbers (float or integer)")
+            picks = range(ne) if every else [_energy_index(energies, energy_MeV, where)]
+            slices = [(k, np.asarray(fh["daa"][k], float),
+                       np.asarray(fh["daa_of_mean_inputs"][k], float) if has_mean else None,
+                       float(energies[k])) for k in picks]
     if isinstance(units, bytes):
         units = units.decode()
     if units is not None and str(units).replace(" ", "") not in PER_SECOND:
         raise InputError(f"{where}: dataset 'daa' has units '{units}'; expected 1/s")
-    try:
-        check_arrays(alpha, daa, mean_inputs, extra, where=where)
-    except ValueError as exc:
-        raise InputError(str(exc)) from None
-    return Database(str(p), alpha, daa, mean_inputs,
-                    None if L is None else float(L), None if energy is None else float(energy),
-                    _sha256(p), extra)
+    out = []
+    digest = None
+    for k, daa, mean_inputs, energy in slices:
+        at = where if k is None else f"{where} (energy {energy:g} MeV, slice {k})"
+        try:
+            check_arrays(alpha, daa, mean_inputs, extra, where=at)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        digest = digest or _sha256(p)
+        out.append(Database(str(p), alpha, daa, mean_inputs,
+                            None if L is None else float(L),
+                            None if energy is None else float(energy), digest, dict(extra)))
+    return out
+
+
+def load(path: str | Path, energy_MeV: float | None = None) -> Database:
+    """Read and check a database file; every problem is an :class:`InputError` naming it.
+
+    A single-energy file is returned as it is (``energy_MeV`` ignored).  Of a multi-energy
+    file, the slice at ``energy_MeV`` (which must be one of the file's energies, relative
+    tolerance :data:`ENERGY_REL_TOL`); ``energy_MeV=None`` on a multi-energy file is an error.
+    """
+    return _read(path, energy_MeV, every=False)[0]
+
+
+def load_all(path: str | Path) -> list[Database]:
+    """Every energy's :class:`Database` slice of a file, in increasing energy (a list of
+    one for a single-energy file)."""
+    return _read(path, None, every=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -245,32 +377,74 @@ def write(path: str | Path, alpha_deg, daa, daa_of_mean_inputs=None, L=None, ene
     format, format_version, wave_model, description, hpcbelt_version, provenance (a dict is
     stored as sorted JSON) and any further ``attrs``.  The arrays are checked first
     (:func:`check_arrays`, ``ValueError``): the writer never leaves a file the loader refuses.
+
+    Multi-energy: ``daa`` of shape (n_energy, n_profiles, n_alpha), ``daa_of_mean_inputs``
+    (n_energy, n_alpha) or None, and ``energy_MeV`` a sequence of n_energy strictly
+    increasing positive energies; the dataset ``energy_MeV`` comes first, the root attribute
+    ``n_energies`` replaces ``energy_MeV`` and ``format_version`` is
+    :data:`MULTI_ENERGY_FORMAT_VERSION`.  A 2-D ``daa`` with a scalar (or no) energy writes
+    the single-energy format, byte for byte as before.
     """
     import h5py
 
     from . import __version__
 
-    daa = np.ascontiguousarray(daa, dtype=np.float64)
-    check_arrays(alpha_deg, daa, daa_of_mean_inputs, {"X": X, "Y": Y, "B_eq_nT": B_eq_nT},
-                 where=f"database {path}")
+    where = f"database {path}"
+    columns = {"X": X, "Y": Y, "B_eq_nT": B_eq_nT}
+    multi = np.ndim(daa) == 3
+    if multi:
+        if energy_MeV is None or np.ndim(energy_MeV) != 1:
+            raise ValueError(f"{where}: 'daa' has 3 dimensions (n_energy, n_profiles, n_alpha), "
+                             f"so energy_MeV must be a sequence of n_energy energies; got "
+                             f"{energy_MeV!r}")
+        energies = np.asarray(energy_MeV, dtype=np.float64)
+        _check_energies(energies, where)
+        daa = np.ascontiguousarray(daa, dtype=np.float64)
+        if daa.shape[0] != energies.size:
+            raise ValueError(f"{where}: 'daa' has shape {daa.shape}; expected (n_energy = "
+                             f"{energies.size}, n_profiles, n_alpha) to match energy_MeV")
+        if daa_of_mean_inputs is not None:
+            daa_of_mean_inputs = np.ascontiguousarray(daa_of_mean_inputs, dtype=np.float64)
+            if daa_of_mean_inputs.shape != (energies.size, np.shape(alpha_deg)[0]):
+                raise ValueError(f"{where}: 'daa_of_mean_inputs' has shape "
+                                 f"{daa_of_mean_inputs.shape}; expected (n_energy = "
+                                 f"{energies.size}, n_alpha = {np.shape(alpha_deg)[0]})")
+        for k, e in enumerate(energies):
+            check_arrays(alpha_deg, daa[k], None if daa_of_mean_inputs is None
+                         else daa_of_mean_inputs[k], columns,
+                         where=f"{where} (energy {e:g} MeV, slice {k})")
+        # each slice's mean exactly as the single-energy writer computes it
+        daa_mean = np.stack([daa[k].mean(axis=0) for k in range(energies.size)])
+    else:
+        if energy_MeV is not None and np.ndim(energy_MeV) != 0:
+            raise ValueError(f"{where}: energy_MeV {energy_MeV!r} is a sequence but 'daa' has "
+                             f"shape {np.shape(daa)}; several energies need daa of shape "
+                             "(n_energy, n_profiles, n_alpha)")
+        daa = np.ascontiguousarray(daa, dtype=np.float64)
+        check_arrays(alpha_deg, daa, daa_of_mean_inputs, columns, where=where)
+        daa_mean = daa.mean(axis=0) if daa.ndim == 2 else None
     data = {"alpha_deg": alpha_deg, "daa": daa, "daa_of_mean_inputs": daa_of_mean_inputs,
-            "daa_mean": daa.mean(axis=0) if daa.ndim == 2 else None,
-            "X": X, "Y": Y, "B_eq_nT": B_eq_nT}
+            "daa_mean": daa_mean, "X": X, "Y": Y, "B_eq_nT": B_eq_nT}
     root = {"L": None if L is None else float(L),
-            "energy_MeV": None if energy_MeV is None else float(energy_MeV),
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "energy_MeV": None if (energy_MeV is None or multi) else float(energy_MeV),
+            "n_energies": int(energies.size) if multi else None,
+            "format": FORMAT,
+            "format_version": MULTI_ENERGY_FORMAT_VERSION if multi else FORMAT_VERSION,
             "wave_model": wave_model, "description": description,
             "hpcbelt_version": __version__,
             "provenance": (json.dumps(provenance, sort_keys=True, indent=1)
                            if isinstance(provenance, dict) else provenance)}
     with h5py.File(path, "w", track_order=False) as fh:
+        if multi:
+            ds = fh.create_dataset("energy_MeV", data=energies, track_times=False)
+            ds.attrs["units"], ds.attrs["description"] = ENERGY_DATASET
         for name, (units, desc) in DATASETS.items():
             if data[name] is None:
                 continue
             ds = fh.create_dataset(name, data=np.asarray(data[name], dtype=np.float64),
                                    track_times=False)
             ds.attrs["units"] = units
-            ds.attrs["description"] = desc
+            ds.attrs["description"] = MULTI_ENERGY_DESCRIPTIONS.get(name, desc) if multi else desc
         for k, v in root.items():
             if v is not None:
                 fh.attrs[k] = v
@@ -356,17 +530,19 @@ def distribution(db: Database, n_bins: int = 60, qq_alpha_deg: float = 45.0) -> 
     }
 
 
-def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float = 45.0) -> dict:
+def database_distribution(db_info: dict, n_bins: int = 60, qq_alpha_deg: float = 45.0,
+                          energy_MeV: float | None = None) -> dict:
     """:func:`distribution` of the database a run names (``db_info``: its ``path`` and the
     ``sha256`` the run recorded, compared in ``sha256_matches_run``);
-    ``{"readable": False, "reason": ...}`` if the file is gone, damaged or all zero."""
+    ``{"readable": False, "reason": ...}`` if the file is gone, damaged or all zero.
+    ``energy_MeV`` picks the slice of a multi-energy file (ignored for a single-energy one)."""
     path = db_info.get("path", "")
     if not path:
         return {"readable": False, "reason": "the run file records no database path"}
     if not Path(path).is_file():
         return {"readable": False, "reason": f"database file {path} not found"}
     try:
-        db = load(path)
+        db = load(path, energy_MeV)
     except InputError as exc:
         return {"readable": False, "reason": str(exc)}
     except (OSError, KeyError, ValueError, RuntimeError) as exc:   # a damaged file: the figure does without

@@ -2,6 +2,7 @@
 
     hpcbelt dxx build  [-o DB.h5] [--pairs PAIRS.csv] [--wave-model field_aligned|oblique]
                        [--config FILE.toml] [--seed N] [--n-profiles N] [--set KEY=VALUE] ...
+                       [--energies-MeV 0.1,0.2,0.5,1,2]   (one multi-energy database)
     hpcbelt dxx import INPUT -o DB.h5 --alpha-deg ... (CSV, NPZ or HDF5 profiles)
     hpcbelt dxx plot   DB.h5 [-o FIG.png]
 
@@ -35,8 +36,20 @@ _OPTION_KEYS = {
     "wave_model": "wave.model", "seed": "synthetic.seed", "n_profiles": "synthetic.n_profiles",
     "L": "physics.L", "energy_MeV": "physics.energy_MeV", "B_eq_nT": "physics.B_eq_nT",
     "n_lat": "grid.n_lat", "alpha_step_deg": "grid.alpha_step_deg", "method": "table.method",
-    "n_resonance": "oblique.n_resonance",
+    "n_resonance": "oblique.n_resonance", "energies_MeV": "physics.energy_MeV",
 }
+
+
+def _energy_list(text: str) -> list[float]:
+    """``--energies-MeV 0.1,0.2,0.5,1,2``: comma-separated energies [MeV]."""
+    try:
+        out = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        out = []
+    if not out:
+        raise argparse.ArgumentTypeError(f"expected comma-separated energies in MeV, e.g. "
+                                         f"0.1,0.2,0.5,1,2; got {text!r}")
+    return out
 
 
 def _set_dotted(doc: dict, dotted: str, value, where: str) -> None:
@@ -64,6 +77,11 @@ def load_settings(args) -> dict:
     """Merged, validated document: defaults < --config file < named options < --set."""
     from ..config import read_toml, validate
 
+    if getattr(args, "energy_MeV", None) is not None and \
+            getattr(args, "energies_MeV", None) is not None:
+        raise InputError(f"--energy-MeV {args.energy_MeV:g} and --energies-MeV "
+                         f"{','.join(f'{e:g}' for e in args.energies_MeV)}: give one (both set "
+                         "physics.energy_MeV: one energy, or a list for a multi-energy database)")
     doc: dict = {}
     source = "command line"
     if args.config:
@@ -133,9 +151,11 @@ def cmd_build(args) -> int:
 
     doc, obs, source = root_decides(comm, prepare)
     cfg = DxxConfig.from_doc(doc)
+    energies = cfg.energies_MeV
     if rank == 0 and not args.quiet:
+        at = "" if energies is None else f", {len(energies)} energies ({_fmt_energies(energies)})"
         print(f"hpcbelt dxx: {len(obs)} observations, {cfg.wave_model} waves, method "
-              f"{cfg.table_method}, {comm.Get_size()} rank(s)", file=sys.stderr, flush=True)
+              f"{cfg.table_method}{at}, {comm.Get_size()} rank(s)", file=sys.stderr, flush=True)
     res = driver.build(cfg, obs, comm, progress=not args.quiet)
     if rank != 0:
         return 0
@@ -159,6 +179,12 @@ def cmd_build(args) -> int:
                               "<X>, <Y>, <B_eq> of the observations",
         "daa_at_90deg": "0: zero-length bounce path, no resonance in the band at v_par = 0",
     }
+    if energies is not None:
+        provenance["energies_MeV"] = list(energies)
+        provenance["energies"] = (
+            "daa[k] is computed with physics.energy_MeV = energies_MeV[k] and every other "
+            "setting and observation unchanged: bit for bit the single-energy build at that "
+            "energy")
     if cfg.wave_model == "oblique" and not cfg.oblique.include_landau:
         provenance["daa_near_90deg"] = (
             "0 above the cyclotron cut-off: oblique.include_landau = false sums the cyclotron "
@@ -173,14 +199,17 @@ def cmd_build(args) -> int:
             "the lowest band frequency. Converged in latitude, frequency scan and wave-normal "
             "nodes; the kernel agrees with a brute-force root scan to 1e-3 "
             "(tests/dxx/test_oblique.py). Narrower than a 1 deg grid cell.")
+    e_text = f"E = {cfg.energy_MeV:g} MeV" if energies is None else \
+        f"E = {_fmt_energies(energies)}"
     desc = doc["description"] or (
         f"Bounce-averaged hiss pitch-angle diffusion coefficients <D_aa>/p^2 at L = {cfg.L:g}, "
-        f"E = {cfg.energy_MeV:g} MeV, {cfg.wave_model.replace('_', '-')} waves, one profile "
+        f"{e_text}, {cfg.wave_model.replace('_', '-')} waves, one profile "
         f"per observation ({source['kind']}).")
     try:
         daa_database.write(out, alpha_deg=res.alpha_deg, daa=res.daa,
                            daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
-                           B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
+                           B_eq_nT=obs.B_eq_nT, L=cfg.L,
+                           energy_MeV=cfg.energy_MeV if energies is None else list(energies),
                            wave_model=cfg.wave_model, description=desc, provenance=provenance)
     except OSError as exc:            # rank 0 alone writes, after every collective: exit 74, no hang
         from ..output import WriteFailed, io_reason
@@ -188,10 +217,16 @@ def cmd_build(args) -> int:
         raise WriteFailed(f"output {out}: writing failed: {io_reason(exc)}") from None
     if not args.quiet:
         rate = res.n_items / max(res.seconds, 1e-9) / comm.Get_size()
-        print(f"hpcbelt dxx: wrote {out}: {res.daa.shape[0]} profiles x {res.daa.shape[1]} "
-              f"angles; {res.n_items} computed profiles in {res.seconds:.1f} s "
+        names = ("energies", "profiles", "angles") if energies else ("profiles", "angles")
+        shape = " x ".join(f"{n} {w}" for n, w in zip(res.daa.shape, names))
+        print(f"hpcbelt dxx: wrote {out}: {shape}; "
+              f"{res.n_items} computed profiles in {res.seconds:.1f} s "
               f"({rate:.2f} profiles/s/rank)", file=sys.stderr, flush=True)
     return 0
+
+
+def _fmt_energies(energies) -> str:
+    return ", ".join(f"{e:g}" for e in energies) + " MeV"
 
 
 def cmd_surrogate(args) -> int:
@@ -271,6 +306,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="number of synthetic observations")
     p.add_argument("--L", dest="L", type=float, help="L shell (metadata)")
     p.add_argument("--energy-MeV", dest="energy_MeV", type=float, help="electron energy [MeV]")
+    p.add_argument("--energies-MeV", dest="energies_MeV", type=_energy_list, metavar="E1,E2,...",
+                   help="several electron energies [MeV], comma-separated (e.g. 0.1,0.2,0.5,1,2): "
+                   "one multi-energy database, daa[energy, profile, alpha], from the same "
+                   "observations (physics.energy_MeV = [E1, E2, ...])")
     p.add_argument("--B-eq-nT", dest="B_eq_nT", type=float,
                    help="equatorial field for pairs without B_eq_nT [nT]")
     p.add_argument("--n-lat", dest="n_lat", type=int, help="latitude nodes per bounce integral")

@@ -11,7 +11,7 @@ document goes into the database's ``provenance`` attribute.
 
 A TOML file for ``hpcbelt dxx build --config FILE`` may contain any subset of::
 
-    [physics]    L, energy_MeV, B_eq_nT
+    [physics]    L, energy_MeV (a list: a multi-energy database), B_eq_nT
     [grid]       alpha_step_deg, n_lat
     [wave]       model, direction_power_fraction
     [spectrum]   f_m_Hz, df_Hz, f_lc_Hz, f_uc_Hz, lat_max_deg, f_ref_Hz
@@ -45,11 +45,24 @@ def _step(v):
     return None if abs(n - round(n)) < 1e-9 else "90 must be a whole number of steps"
 
 
+def _energies(v):
+    """A positive energy, or a list of positive, strictly increasing energies."""
+    v = v if isinstance(v, (list, tuple)) else [v]
+    if any(e <= 0 for e in v) or any(b <= a for a, b in zip(v, v[1:])):
+        return ("expected a positive energy, or a list of positive, strictly increasing "
+                "energies in MeV")
+    return None
+
+
 SCHEMA = {
     "physics": {
         "L": Key("float", 3.0, "", "dipole L shell (database metadata; B_eq sets the field)",
                  check=positive),
-        "energy_MeV": Key("float", 0.5, "MeV", "electron kinetic energy", check=positive),
+        "energy_MeV": Key("float_or_list", 0.5, "MeV",
+                          "electron kinetic energy; a list of energies (strictly increasing; "
+                          "--energies-MeV) builds one multi-energy database, daa[energy, "
+                          "profile, alpha], from the same observations",
+                          check=_energies),
         "B_eq_nT": Key("float", 1100.0, "nT",
                        "equatorial field used for pairs without B_eq_nT (dxx.md: ~1100 nT at L = 3)",
                        check=positive),
@@ -111,6 +124,11 @@ def _default(table: str, key: str):
     return SCHEMA[table][key].default
 
 
+def _first(v):
+    """energy_MeV of a DxxConfig: the number, or the first of a list of energies."""
+    return float(v[0]) if isinstance(v, list) else v
+
+
 @dataclass(frozen=True)
 class ObliqueSettings:
     """Wave-normal distribution g(X) = exp(-((X - X_m)/X_w)^2), X_min <= X <= X_max (G&H05)."""
@@ -147,8 +165,20 @@ class DxxConfig:
     table_method: str = _default("table", "method")
     table_dlog10_X: float = _default("table", "dlog10_X")
     table_dB_rel: float = _default("table", "dB_rel")
+    # [physics] energy_MeV given as a list: the energies of a multi-energy build (energy_MeV
+    # is then the first of them; the driver computes each energy with energy_MeV set to it)
+    energies_MeV: tuple[float, ...] | None = None
 
     def __post_init__(self):
+        if self.energies_MeV is not None:
+            e = tuple(float(v) for v in self.energies_MeV)
+            problem = _energies(list(e)) if e else "expected at least one energy"
+            if problem:
+                raise InputError(f"physics.energy_MeV: {problem}, got {list(e)}")
+            if self.energy_MeV not in e:
+                raise InputError(f"energy_MeV = {self.energy_MeV:g} is not one of energies_MeV "
+                                 f"= {list(e)}")
+            object.__setattr__(self, "energies_MeV", e)
         if self.wave_model not in WAVE_MODELS:
             raise InputError(f"wave.model: expected one of {', '.join(WAVE_MODELS)}, "
                              f"got {self.wave_model!r}")
@@ -173,7 +203,7 @@ class DxxConfig:
     def from_doc(cls, doc: dict) -> "DxxConfig":
         """Build from a document already validated against :data:`SCHEMA`."""
         return cls(
-            L=doc["physics"]["L"], energy_MeV=doc["physics"]["energy_MeV"],
+            L=doc["physics"]["L"], energy_MeV=_first(doc["physics"]["energy_MeV"]),
             B_eq_nT=doc["physics"]["B_eq_nT"],
             alpha_step_deg=doc["grid"]["alpha_step_deg"], n_lat=doc["grid"]["n_lat"],
             wave_model=doc["wave"]["model"],
@@ -181,13 +211,17 @@ class DxxConfig:
             spectrum=WaveSpectrum(**doc["spectrum"]),
             oblique=ObliqueSettings(**doc["oblique"]),
             table_method=doc["table"]["method"], table_dlog10_X=doc["table"]["dlog10_X"],
-            table_dB_rel=doc["table"]["dB_rel"])
+            table_dB_rel=doc["table"]["dB_rel"],
+            energies_MeV=(tuple(doc["physics"]["energy_MeV"])
+                          if isinstance(doc["physics"]["energy_MeV"], list) else None))
 
     def to_doc(self) -> dict:
         """The inverse of :meth:`from_doc` (what goes into provenance)."""
         from dataclasses import asdict
         return {
-            "physics": {"L": self.L, "energy_MeV": self.energy_MeV, "B_eq_nT": self.B_eq_nT},
+            "physics": {"L": self.L, "energy_MeV": (self.energy_MeV if self.energies_MeV is None
+                                                    else list(self.energies_MeV)),
+                        "B_eq_nT": self.B_eq_nT},
             "grid": {"alpha_step_deg": self.alpha_step_deg, "n_lat": self.n_lat},
             "wave": {"model": self.wave_model,
                      "direction_power_fraction": self.direction_power_fraction},

@@ -12,6 +12,9 @@ the same distribution in a summary file.
     with the normal of the same mean and standard deviation).  Zeros (no resonance) cannot be
     shown on a log axis and are left out.  When the distribution is not available only (a)'s
     two mean profiles are drawn, with the reason.  matplotlib, no pyplot state.
+
+A multi-energy database gives one figure per energy (``DB_E0.5MeV.png``, ...; the energy in
+each title), or only the energy of ``--energy-MeV E``.
 """
 
 from __future__ import annotations
@@ -116,8 +119,15 @@ def plot_fig1(dist: dict, alpha_deg, daa_mean=None, daa_of_mean_inputs=None, *,
     return fig, data
 
 
-def make_figure(path, out, dpi=120):
-    """Fig 1 of the database file ``path`` (checked by the study loader), saved to ``out``."""
+def energy_figure_name(out, energy_MeV: float) -> str:
+    """``fig.png`` -> ``fig_E0.5MeV.png``: the figure of one energy of a multi-energy file."""
+    o = Path(out)
+    return str(o.with_name(f"{o.stem}_E{energy_MeV:g}MeV{o.suffix or '.png'}"))
+
+
+def make_figure(path, out, dpi=120, energy_MeV=None):
+    """Fig 1 of the database file ``path`` (checked by the study loader), saved to ``out``;
+    ``energy_MeV`` picks the slice of a multi-energy file (ignored for a single-energy one)."""
     import h5py
 
     from .. import daa_database
@@ -125,7 +135,7 @@ def make_figure(path, out, dpi=120):
     p = Path(path)
     if not p.is_file():
         raise InputError(f"database {p}: file not found")
-    db = daa_database.load(p)
+    db = daa_database.load(p, energy_MeV)
     with h5py.File(p, "r") as fh:
         wave_model = fh.attrs.get("wave_model", "?")
     dist = daa_database.distribution(db)
@@ -144,9 +154,18 @@ def cmd_plot(args) -> int:
         import matplotlib  # noqa: F401
     except ImportError:
         raise InputError("hpcbelt dxx plot needs matplotlib (pip install matplotlib)") from None
+    from .. import daa_database
+
     out = args.output or str(Path(args.database).with_suffix(".png").name)
-    make_figure(args.database, out, dpi=args.dpi)
-    print(f"hpcbelt dxx: wrote {out}", file=sys.stderr)
+    energies = daa_database.file_energies(args.database)
+    if energies is None or args.energy_MeV is not None:
+        make_figure(args.database, out, dpi=args.dpi, energy_MeV=args.energy_MeV)
+        print(f"hpcbelt dxx: wrote {out}", file=sys.stderr)
+        return 0
+    for e in energies:                     # a multi-energy file: one figure per energy
+        name = energy_figure_name(out, e)
+        make_figure(args.database, name, dpi=args.dpi, energy_MeV=e)
+        print(f"hpcbelt dxx: wrote {name}", file=sys.stderr)
     return 0
 
 
@@ -156,4 +175,7 @@ def add_parser(sub) -> None:
     p.add_argument("database", help="database HDF5 file")
     p.add_argument("-o", "--output", help="image file (default <database>.png here)")
     p.add_argument("--dpi", type=int, default=120)
+    p.add_argument("--energy-MeV", dest="energy_MeV", type=float,
+                   help="multi-energy database: plot this energy only (default: one figure "
+                   "per energy, <output stem>_E<energy>MeV.png)")
     p.set_defaults(func=cmd_plot)

@@ -66,6 +66,22 @@ def _bracket(grid: np.ndarray, v: np.ndarray, log: bool):
     return j, w
 
 
+def referenced_nodes(grid: TableGrid, X: np.ndarray, B_eq_nT: np.ndarray) -> np.ndarray:
+    """Sorted flat indices (iB * nX + iX, the order of :attr:`TableGrid.nodes`) of every node
+    :func:`interpolate_table` reads for these pairs: the four corners of each pair's cell,
+    zero weights included (a corner of weight 0 still decides geometric or linear weights).
+    Nodes no pair's cell touches never enter a profile, so a build need not compute them."""
+    X = np.asarray(X, float)
+    B = np.asarray(B_eq_nT, float)
+    ix, _ = _bracket(grid.X, X, log=True)
+    ib, _ = _bracket(grid.B_eq_nT, B, log=False)
+    nx, nb = grid.X.size, grid.B_eq_nT.size
+    ix1 = np.minimum(ix + 1, nx - 1)
+    ib1 = np.minimum(ib + 1, nb - 1)
+    flat = np.concatenate([b_ * nx + x_ for b_ in (ib, ib1) for x_ in (ix, ix1)])
+    return np.unique(flat)
+
+
 def interpolate_table(grid: TableGrid, table: np.ndarray, X: np.ndarray,
                       B_eq_nT: np.ndarray) -> np.ndarray:
     """D1 at each pair: bilinear in (log X, B_eq), geometric in D1 where all corners > 0.
