@@ -21,6 +21,24 @@ templates and users' own scripts):
                                                       profile_index as written (layout 2)
     /<experiment>/member_done    (member,)            1 once the member is completely written
 
+A study over energies (``[physics] energy_MeV`` a list) writes one group per (experiment,
+energy), named ``<experiment>_E<energy>MeV`` (:func:`energy_group`, e.g. ``drand_2min_E0.5MeV``;
+the energy in ``%g`` format), each exactly an experiment group of the layout above with the
+attributes ``energy_MeV`` [MeV], ``base_experiment`` (the study's experiment name) and
+``energy_index``; the member draws the same database rows at every energy, so ``profile_index``
+is the same in every group of an experiment.  What depends on the energy moves out of the
+single-energy root datasets (which are left out, so that no reader takes one energy's values for
+another's) into datasets with an energy axis:
+
+    /energy_MeV                  (n_energy,)          MeV, dimension scale, increasing
+    /grid/loss_rate_per_s_by_energy (energy, alpha)   1/tau_L per energy (replaces loss_rate_per_s)
+    /database/daa_mean_by_energy (energy, alpha)      <D(X_i, Y_i)> per energy (replaces daa_mean)
+    /database/daa_of_mean_inputs_by_energy (energy, alpha)  D(<X>, <Y>) per energy (if given)
+
+and the root attribute ``energies_MeV`` (JSON list).  One group per energy rather than an energy
+axis in ``f`` keeps every group readable, checksummed, verified, restarted and aggregated exactly
+as a single-energy experiment, and a scalar ``energy_MeV`` writes today's layout unchanged.
+
 Every per-member dataset is allocated (and filled: NaN, -99, 0) when the file is created, so a
 run killed at any moment leaves a readable file in which exactly the members with
 ``member_done = 1`` are complete.  Each member's checksum (:func:`member_digest`) is written
@@ -81,9 +99,23 @@ ROOT_ATTRS = ("kind", "title", "status", "hpcbelt_version", "git_commit", "metho
               "end_time", "mpi_size", "study_file", "study_config_json", "layout_version")
 
 
+ENERGY = "energy_MeV"             # root scale of a study over energies
+BY_ENERGY = "_by_energy"          # suffix of the per-energy forms of the root datasets
+
+
 def dataset_path(experiment: str, name: str) -> str:
     """``experiment/name``: the path of a per-member dataset."""
     return f"{experiment}/{name}"
+
+
+def energy_label(energy_MeV: float) -> str:
+    """``E0.5MeV``: the energy part of an output group name (``%g``, 6 significant digits)."""
+    return f"E{float(energy_MeV):g}MeV"
+
+
+def energy_group(experiment: str, energy_MeV: float) -> str:
+    """The output group of ``experiment`` at ``energy_MeV`` in a study over energies."""
+    return f"{experiment}_{energy_label(energy_MeV)}"
 
 
 # ------------------------------------------------------------------------------------------
@@ -110,6 +142,9 @@ def layout(study):
         output.units(g.create_dataset(CELL_WEIGHT, data=grid.volume), "rad",
                      "integral of T(a) sin(2a) da over each control volume (conserved content "
                      "is sum(f * cell_weight) when loss is off)")
+        if study.multi_energy:
+            _energy_layout(h5, study, g)
+            return
         output.units(g.create_dataset(LOSS_RATE, data=grid.loss_rate_per_s), "1/s",
                      "loss rate 1/tau_L averaged over the part of each control volume in the loss cone")
         d = h5.create_group(DATABASE)
@@ -131,16 +166,57 @@ def layout(study):
     return make
 
 
-def _experiment_layout(h5, study, ex) -> None:
-    e = h5.create_group(ex.name)
+def _energy_layout(h5, study, g) -> None:
+    """The rest of the layout of a study over energies (module docstring), after /grid."""
+    slices = study.slices
+    energies = np.array([sl.energy_MeV for sl in slices], float)
+    h5.attrs["energies_MeV"] = json.dumps(energies.tolist())
+    escale = output.scale(h5, ENERGY, energies, "MeV", "electron kinetic energy of each group "
+                          "<experiment>_E<energy>MeV")
+    loss = g.create_dataset(LOSS_RATE + BY_ENERGY, data=np.stack([sl.grid.loss_rate_per_s for sl in slices]))
+    output.units(loss, "1/s", "loss rate 1/tau_L averaged over the part of each control volume in the loss "
+                 "cone, at each energy [energy, alpha]")
+    d = h5.create_group(DATABASE)
+    db = study.database
+    d.attrs["path"] = db.path
+    d.attrs["sha256"] = db.sha256
+    d.attrs["n_profiles"] = db.n_profiles
+    d.attrs["energies_MeV"] = energies
+    n_db = db.n_profiles
+    made = [loss]
+    made.append(output.units(d.create_dataset(DAA_MEAN + BY_ENERGY,
+                                              data=np.stack([sl.profiles[n_db] for sl in slices])), "1/s",
+                             "<D(X_i, Y_i)>: mean of all database profiles at each energy, on the model "
+                             "grid [energy, alpha]"))
+    if db.daa_of_mean_inputs is not None:
+        made.append(output.units(d.create_dataset(DAA_OF_MEAN_INPUTS + BY_ENERGY,
+                                                  data=np.stack([sl.profiles[n_db + 1] for sl in slices])),
+                                 "1/s", "D(<X>, <Y>): profile from the mean inputs at each energy, on the model "
+                                 "grid [energy, alpha]"))
+    g[CELL_WEIGHT].dims[0].attach_scale(h5[ALPHA])
+    for h5d in made:
+        h5d.dims[0].attach_scale(escale)
+        h5d.dims[1].attach_scale(h5[ALPHA])
+    for ex in study.experiments:
+        for k, sl in enumerate(slices):
+            _experiment_layout(h5, study, ex, sl.group(ex.name),
+                               {"energy_MeV": sl.energy_MeV, "base_experiment": ex.name, "energy_index": k})
+
+
+def _experiment_layout(h5, study, ex, name: str | None = None, extra: dict | None = None) -> None:
+    """One experiment group (``name``: its group at one energy of a study over energies)."""
+    name = ex.name if name is None else name
+    e = h5.create_group(name)
     e.attrs["mode"] = ex.mode
     e.attrs["members"] = ex.members
     e.attrs["switch_every_s"] = np.nan if ex.switch_every_s is None else ex.switch_every_s
     e.attrs["profile"] = -1 if ex.profile is None else ex.profile
     e.attrs["description"] = ex.description
     e.attrs["method"] = study.method
-    member = output.scale(h5, dataset_path(ex.name, MEMBER), np.arange(ex.members), "1", "ensemble member")
-    seg = output.scale(h5, dataset_path(ex.name, SEGMENT_START), ex.seg_t, "s",
+    for key, value in (extra or {}).items():
+        e.attrs[key] = value
+    member = output.scale(h5, dataset_path(name, MEMBER), np.arange(ex.members), "1", "ensemble member")
+    seg = output.scale(h5, dataset_path(name, SEGMENT_START), ex.seg_t, "s",
                        "start time of each constant-D segment")
     shape3 = (ex.members, study.out_t.size, study.grid.n)
     f = output.preallocated(e, F, shape3, "f8", np.nan)
@@ -204,23 +280,25 @@ def restart_state(study, path) -> dict:
     A finished member that fails :func:`member_problem` (its data changed since it was written)
     counts as unfinished, so the restart computes it again -- members are deterministic, the
     result is the one an undamaged file would give -- with one line on stderr per member.
+    Keyed by output group (the experiment name; ``<experiment>_E<energy>MeV`` over energies).
     """
     with output.restart_file(path, KIND, "pitch-angle", LAYOUT_VERSION, study.doc,
                              inputs=study.input_files(), schema=study.schema) as fh:
         done = {}
-        for ex in study.experiments:
-            try:
-                flags = np.asarray(fh[ex.name][MEMBER_DONE][()], bool)
-                for m in np.flatnonzero(flags):
-                    why = member_problem(fh, ex.name, int(m))
-                    if why is not None:
-                        flags[m] = False
-                        print(f"hpcbelt: warning: {path}: {ex.name} member {int(m)}: {why}; computing it again",
-                              file=sys.stderr, flush=True)
-                done[ex.name] = flags
-            except (KeyError, OSError, RuntimeError) as exc:
-                raise InputError(f"restart file {path}: experiment {ex.name!r} missing or unreadable "
-                                 f"({exc})") from None
+        for e, ex in enumerate(study.experiments):
+            for name in study.groups(e):
+                try:
+                    flags = np.asarray(fh[name][MEMBER_DONE][()], bool)
+                    for m in np.flatnonzero(flags):
+                        why = member_problem(fh, name, int(m))
+                        if why is not None:
+                            flags[m] = False
+                            print(f"hpcbelt: warning: {path}: {name} member {int(m)}: {why}; computing it again",
+                                  file=sys.stderr, flush=True)
+                    done[name] = flags
+                except (KeyError, OSError, RuntimeError) as exc:
+                    raise InputError(f"restart file {path}: experiment {name!r} missing or unreadable "
+                                     f"({exc})") from None
     return done
 
 
@@ -260,6 +338,13 @@ class ExperimentInfo:
     switch_every_s: float
     description: str
     done: np.ndarray                       # indices of finished members, increasing
+    energy_MeV: float = float("nan")       # study over energies: this group's energy [MeV]
+    base_experiment: str = ""              # study over energies: the study's experiment name
+
+    @property
+    def base(self) -> str:
+        """The study's experiment name (the group name for a single-energy run)."""
+        return self.base_experiment or self.name
 
     @property
     def n_done(self) -> int:
@@ -282,6 +367,11 @@ class PitchAngleRun:
     f_units: str
     loss_cone_deg: float
     database: dict = field(default_factory=dict)   # path, sha256, n_profiles, daa_mean, ...
+    energies_MeV: tuple = ()               # study over energies: its energies; () for one energy
+
+    @property
+    def multi_energy(self) -> bool:
+        return bool(self.energies_MeV)
 
     @property
     def n_time(self) -> int:
@@ -316,15 +406,18 @@ def _need(h5, name, where, ndim=None):
     return d
 
 
-def _experiment_names(h5, root: dict) -> list[str]:
-    """Experiment order: as in the stored study configuration, else alphabetical."""
+def _experiment_names(h5, root: dict, energies=()) -> list[str]:
+    """Experiment order: as in the stored study configuration (each experiment's groups in energy
+    order over energies), else alphabetical."""
     try:
         cfg = json.loads(root.get("study_config_json", "{}"))
         names = [e["name"] for e in cfg.get("experiment", [])]
+        if energies:
+            names = [energy_group(n, E) for n in names for E in energies]
     except (ValueError, TypeError, KeyError):
         names = []
     if not names or not all(n in h5 for n in names):
-        names = sorted(k for k in h5 if k not in (GRID, DATABASE, TIME, ALPHA) and F in h5[k])
+        names = sorted(k for k in h5 if k not in (GRID, DATABASE, TIME, ALPHA, ENERGY) and F in h5[k])
     return names
 
 
@@ -345,16 +438,22 @@ def _inspect(h5, where: str) -> PitchAngleRun:
     if np.any(np.diff(time_s) <= 0) or np.any(np.diff(alpha) <= 0):
         raise InputError(f"{where}: {TIME} and {ALPHA} must increase")
     root = output.read_root_attrs(h5, ROOT_ATTRS, where)
-    names = _experiment_names(h5, root)
+    energies = ()
+    if ENERGY in h5:
+        e = _need(h5, ENERGY, where, 1)[()].astype(float)
+        if e.size == 0 or not np.isfinite(e).all() or np.any(e <= 0) or np.any(np.diff(e) <= 0):
+            raise InputError(f"{where}: {ENERGY} must hold increasing positive energies")
+        energies = tuple(float(v) for v in e)
+    names = _experiment_names(h5, root, energies)
     if not names:
         raise InputError(f"{where}: no experiment groups with an '{F}' dataset")
     exps = [_experiment_info(h5, name, where, (time_s.size, alpha.size)) for name in names]
-    db = _database_info(h5, where, alpha.size)
+    db = _database_info(h5, where, alpha.size, len(energies))
     lc = float(h5[GRID].attrs.get("loss_cone_deg", np.nan)) if GRID in h5 else float("nan")
     f_units = (str(output.attr_str(h5, "f_units", "")) or
                str(output.attr_str(h5[dataset_path(names[0], F)], "units", "")))
     return PitchAngleRun(path=str(Path(where).resolve()), time_s=time_s, alpha_deg=alpha, experiments=exps,
-                         root=root, f_units=f_units, loss_cone_deg=lc, database=db)
+                         root=root, f_units=f_units, loss_cone_deg=lc, database=db, energies_MeV=energies)
 
 
 def _experiment_info(h5, name: str, where: str, shape: tuple) -> ExperimentInfo:
@@ -374,14 +473,17 @@ def _experiment_info(h5, name: str, where: str, shape: tuple) -> ExperimentInfo:
         raise InputError(f"{where}: {name}/{MEMBER_DONE} holds values other than 0 and 1")
     g = h5[name]
     sw = g.attrs.get("switch_every_s", np.nan)
+    energy = g.attrs.get("energy_MeV", np.nan)
     return ExperimentInfo(
         name=name, mode=str(output.attr_str(g, "mode", "unknown")), members=int(m),
         switch_every_s=float(sw) if sw is not None else float("nan"),
         description=str(output.attr_str(g, "description", "")),
-        done=np.flatnonzero(flags == 1).astype(np.int64))
+        done=np.flatnonzero(flags == 1).astype(np.int64),
+        energy_MeV=float(energy) if energy is not None else float("nan"),
+        base_experiment=str(output.attr_str(g, "base_experiment", "")))
 
 
-def _database_info(h5, where: str, n_alpha: int) -> dict:
+def _database_info(h5, where: str, n_alpha: int, n_energy: int = 0) -> dict:
     if DATABASE not in h5:
         return {}
     d = h5[DATABASE]
@@ -393,6 +495,12 @@ def _database_info(h5, where: str, n_alpha: int) -> dict:
             if arr.shape != (n_alpha,):
                 raise InputError(f"{where}: {DATABASE}/{key} has shape {arr.shape}, expected ({n_alpha},)")
             db[key] = arr
+        if n_energy and key + BY_ENERGY in d:
+            arr = d[key + BY_ENERGY][()].astype(float)
+            if arr.shape != (n_energy, n_alpha):
+                raise InputError(f"{where}: {DATABASE}/{key}{BY_ENERGY} has shape {arr.shape}, expected "
+                                 f"({n_energy}, {n_alpha})")
+            db[key + BY_ENERGY] = arr
     return db
 
 

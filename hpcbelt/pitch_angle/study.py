@@ -2,6 +2,14 @@
 
 Key names here are a contract with users, job templates and the aggregation tool:
 add keys freely, rename none.
+
+``[physics] energy_MeV`` is one energy (the study of Watt et al. 2021, unchanged) or a list of
+strictly increasing energies: a study over energies.  The loss cone is one angle (it depends on
+L and the mirror altitude only); the loss rates (a quarter bounce period), the profiles (the
+database's slice at each energy) and the propagators are per energy (:class:`EnergySlice`).
+Each member draws one sequence of database rows, from (seed, experiment name, member) as for
+one energy, and uses it at every energy: the database rows are observations, and one plasma and
+wave state scatters electrons of all energies.  The output layout is in :mod:`.runfile`.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from .operator import (DEFAULT_GROWTH, DEFAULT_MIN_DALPHA_DEG, GROWTH_RANGE, MIN
                        explicit_dt_limit, graded_extra_nodes, make_grid)
 from .physics import loss_cone_deg_from_altitude
 from .runfile import INDEX_MEAN_INPUTS, INDEX_MEAN_OF_PROFILES  # stored for the constant modes
+from .runfile import energy_group, energy_label
 from .solver import check_steps, intervals, output_times, switch_times
 
 MODES = ("random", "mean_of_profiles", "mean_inputs", "profile")
@@ -33,7 +42,11 @@ SCHEMA = {
     "title": Key("str", "", doc="free-text title stored in the output"),
     "physics": {
         "L": Key("float", 3.0, "", "McIlwain L of the field line", check=lambda v: None if v > 1 else "expected L > 1"),
-        "energy_MeV": Key("float", 0.5, "MeV", "electron kinetic energy", check=positive),
+        "energy_MeV": Key("float_or_list", 0.5, "MeV", "electron kinetic energy: one value, or a list of "
+                          "strictly increasing energies (one study over energies: each member's drawn "
+                          "database rows are used at every energy; the database must hold every energy)",
+                          check=lambda v: None if all(x > 0 for x in (v if isinstance(v, list) else [v]))
+                          else "expected positive energies"),
         "loss_cone_altitude_km": Key("float", unit="km", optional=True, check=non_negative,
                                      doc="mirror altitude defining the dipole loss cone (default 100 km)"),
         "loss_cone_deg": Key("float", unit="deg", optional=True,
@@ -109,8 +122,35 @@ class Experiment:
 
 
 @dataclass
+class EnergySlice:
+    """What differs between the energies of a study: loss rates (in ``grid``), profiles, propagators.
+
+    ``group`` maps an experiment name to its output group at this energy (the name itself for a
+    single-energy study).
+    """
+
+    energy_MeV: float
+    grid: Grid
+    database: dbmod.Database
+    profiles: np.ndarray         # (n_db + 2, n_grid): db rows, then mean, then mean of inputs
+    label: str = ""              # "E0.5MeV" in a study over energies, "" for one energy
+
+    def group(self, experiment: str) -> str:
+        return energy_group(experiment, self.energy_MeV) if self.label else experiment
+
+
+@dataclass
 class Study:
-    """A validated study with everything derived that every rank needs."""
+    """A validated study with everything derived that every rank needs.
+
+    ``grid``, ``database`` and ``profiles`` are those of the first (or only) energy;
+    ``energies`` lists every energy's :class:`EnergySlice` of a study over energies (None for a
+    scalar ``energy_MeV``: today's study and layout).
+    """
+
+    def __repr__(self) -> str:      # one line, not every array (config.study_repr)
+        from ..config import study_repr
+        return study_repr(self)
 
     path: str
     text: str
@@ -122,6 +162,24 @@ class Study:
     database: dbmod.Database
     profiles: np.ndarray         # (n_db + 2, n_grid): db rows, then mean, then mean of inputs
     overrides: tuple = ()
+    energies: list | None = None  # [EnergySlice] of a study over energies; None for one energy
+
+    @property
+    def multi_energy(self) -> bool:
+        return self.energies is not None
+
+    @property
+    def slices(self) -> list:
+        """Every energy's :class:`EnergySlice` (one, with the experiment names as groups, for a
+        scalar ``energy_MeV``)."""
+        if self.energies is not None:
+            return self.energies
+        return [EnergySlice(float(self.doc["physics"]["energy_MeV"]), self.grid, self.database, self.profiles)]
+
+    def groups(self, e: int) -> list[str]:
+        """The output groups of experiment ``e``, one per energy (in energy order)."""
+        name = self.experiments[e].name
+        return [sl.group(name) for sl in self.slices]
 
     @property
     def schema(self) -> dict:
@@ -164,7 +222,7 @@ class Study:
 
 
 # (key, low, high, unit): where the dipole, loss-cone and bounce formulas make sense
-RANGES = (("physics.L", 1.0, 100.0, ""), ("physics.energy_MeV", 1e-6, 1e4, " MeV"),
+RANGES = (("physics.L", 1.0, 100.0, ""),
           ("physics.earth_radius_km", 1e3, 1e6, " km"), ("physics.loss_cone_altitude_km", 0.0, 1e6, " km"),
           ("time.duration_days", 0.0, 1e5, " day"),
           ("grid.min_dalpha_deg", *MIN_DALPHA_RANGE_DEG, " deg"), ("grid.growth", *GROWTH_RANGE, ""))
@@ -201,6 +259,7 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         v = doc[table][name]
         if v is not None and not lo <= v <= hi:
             raise InputError(f"{src}: {key}: expected {lo:g} <= {name} <= {hi:g}{unit}, got {v:g}")
+    energies = _energy_list(phys["energy_MeV"], src)
 
     if phys["loss_cone_deg"] is not None and phys["loss_cone_altitude_km"] is not None:
         raise InputError(f"{src}: physics: give loss_cone_altitude_km or loss_cone_deg, not both")
@@ -223,11 +282,16 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
     problem = resources.memory_problem(resources.grid_bytes(n_alpha), f"a grid of {n_alpha:.4g} angles")
     if problem:
         raise InputError(f"{src}: grid.dalpha_deg: {problem}")
-    try:
-        grid = make_grid(gcfg["dalpha_deg"], lc, phys["L"], phys["energy_MeV"], phys["earth_radius_km"] * 1e3,
-                         spacing=gcfg["spacing"], min_dalpha_deg=gcfg["min_dalpha_deg"], growth=gcfg["growth"])
-    except ValueError as exc:
-        raise InputError(f"{src}: grid.{getattr(exc, 'key', 'dalpha_deg')}: {exc}") from None
+    grids = []
+    for energy in (energies or [phys["energy_MeV"]]):
+        try:
+            grids.append(make_grid(gcfg["dalpha_deg"], lc, phys["L"], energy, phys["earth_radius_km"] * 1e3,
+                                   spacing=gcfg["spacing"], min_dalpha_deg=gcfg["min_dalpha_deg"],
+                                   growth=gcfg["growth"]))
+        except ValueError as exc:
+            raise InputError(f"{src}: grid.{getattr(exc, 'key', 'dalpha_deg')}: {exc}") from None
+    grid = grids[0]
+    n_energy = len(grids)
 
     f0 = np.asarray(phys["initial_f"], float)
     if f0.ndim == 0:
@@ -246,20 +310,22 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         raise InputError(f"{src}: time.output_every_s: expected at most the duration "
                          f"({duration_s:g} s), got {tcfg['output_every_s']:g}")
     n_time = resources.count_of_times(duration_s, tcfg["output_every_s"])
-    problem = resources.memory_problem(resources.pitch_angle_member_bytes(grid.n, n_time, 0),
-                                       f"one member of {n_time:,} output times x {grid.n} angles")
+    problem = resources.memory_problem(n_energy * resources.pitch_angle_member_bytes(grid.n, n_time, 0),
+                                       f"one member of {n_time:,} output times x {grid.n} angles"
+                                       + (f" at {n_energy} energies" if energies else ""))
     if problem:
         raise InputError(f"{src}: time.output_every_s (with duration_days = {tcfg['duration_days']:g}): {problem}")
     out_t = output_times(duration_s, tcfg["output_every_s"])
 
     db_path = (path.parent / doc["database"]["path"]).resolve()
-    db = dbmod.load(db_path)
-    if doc["database"]["check_L_energy"]:
-        for key, have in (("L", db.L), ("energy_MeV", db.energy_MeV)):
-            want = phys[key]
-            if have is not None and abs(have - want) > 1e-6 * abs(want):
-                raise InputError(f"{src}: physics.{key} = {want:g} but database {db_path} was computed "
-                                 f"for {key} = {have:g} (set database.check_L_energy = false to allow)")
+    if energies is None:
+        # one energy: a single-energy file as it is; of a multi-energy file, its slice at energy_MeV
+        db = dbmod.load(db_path, phys["energy_MeV"])
+        _check_L_energy(doc, db, phys["energy_MeV"], db_path, src)
+        dbs = [db]
+    else:
+        dbs = _databases(doc, energies, db_path, src)
+        db = dbs[0]
 
     experiments = []
     seen = set()
@@ -288,8 +354,9 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         if mode == "mean_inputs" and db.daa_of_mean_inputs is None:
             raise InputError(f"{where}.mode: 'mean_inputs' needs dataset 'daa_of_mean_inputs' in {db_path}")
         n_seg = resources.count_of_times(duration_s, ex["switch_every_s"]) if mode == "random" else 1
-        problem = resources.memory_problem(resources.pitch_angle_member_bytes(grid.n, out_t.size, n_seg),
-                                           f"one member of {n_seg:,} segments and {out_t.size:,} output times")
+        problem = resources.memory_problem(n_energy * resources.pitch_angle_member_bytes(grid.n, out_t.size, n_seg),
+                                           f"one member of {n_seg:,} segments and {out_t.size:,} output times"
+                                           + (f" at {n_energy} energies" if energies else ""))
         if problem:
             raise InputError(f"{where}.switch_every_s: {problem}")
         seg_t = switch_times(duration_s, ex["switch_every_s"] if mode == "random" else None)
@@ -297,9 +364,9 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             n_lengths = np.unique(np.round(intervals(out_t, seg_t)[1], 9)).size
             n_rows = db.n_profiles if mode == "random" else 1
             problem = resources.memory_problem(
-                resources.propagator_bank_bytes(grid.n, n_rows, n_lengths),
+                n_energy * resources.propagator_bank_bytes(grid.n, n_rows, n_lengths),
                 f"the exact method's propagators ({n_rows} profiles x {n_lengths} interval lengths x "
-                f"{grid.n}^2 angles)")
+                f"{grid.n}^2 angles" + (f" x {n_energy} energies)" if energies else ")"))
             if problem:
                 raise InputError(f"{where}: {problem}; use fewer distinct interval lengths "
                                  "(output_every_s, switch_every_s) or method = 'explicit'")
@@ -311,12 +378,8 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
         members * 200.0, f"the work list of {members:,} members")     # a queue entry per member
     if problem:
         raise InputError(f"{src}: experiment.members: {problem}")
-    profiles = np.vstack([
-        db.on_grid(grid.alpha_deg),
-        db.mean_on_grid(grid.alpha_deg)[None, :],
-        (np.zeros((1, grid.n)) if db.daa_of_mean_inputs is None else
-         dbmod.interpolate_profiles(db.alpha_deg, db.daa_of_mean_inputs[None, :], grid.alpha_deg)),
-    ])
+    stacks = [_profile_stack(d, g) for d, g in zip(dbs, grids)]
+    profiles = stacks[0]
 
     if tcfg["method"] == "explicit":
         dt = tcfg["dt_s"]
@@ -332,9 +395,87 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             if check_steps(tau, dt) > 1e-9:
                 raise InputError(f"{src}: time.dt_s = {dt:g} s: output_every_s, switch_every_s and the "
                                  f"duration must be whole multiples of it (experiment {ex.name!r})")
-        limit = explicit_dt_limit(grid, profiles[sorted(used)])
-        if dt > limit:
-            raise InputError(f"{src}: time.dt_s = {dt:g} s exceeds the explicit stability limit "
-                             f"{limit:.4g} s for this grid and these D profiles; use dt_s <= {limit:.4g} "
-                             "or method = 'exact'")
-    return Study(str(path), text, doc, grid, f0, out_t, experiments, db, profiles, tuple(overrides or ()))
+        for k, (g, stack) in enumerate(zip(grids, stacks)):
+            limit = explicit_dt_limit(g, stack[sorted(used)])
+            if dt > limit:
+                at = f" at energy_MeV = {energies[k]:g}" if energies else ""
+                raise InputError(f"{src}: time.dt_s = {dt:g} s exceeds the explicit stability limit "
+                                 f"{limit:.4g} s for this grid and these D profiles{at}; use dt_s <= {limit:.4g} "
+                                 "or method = 'exact'")
+    slices = None
+    if energies is not None:
+        slices = [EnergySlice(float(E), g, d, stack, energy_label(E))
+                  for E, g, d, stack in zip(energies, grids, dbs, stacks)]
+        groups = [sl.group(ex.name) for ex in experiments for sl in slices]
+        clash = sorted({n for n in groups if groups.count(n) > 1} | (set(groups) & seen))
+        if clash:
+            raise InputError(f"{src}: experiment.name: the output group {clash[0]!r} (experiment name + "
+                             "energy) is also another experiment's group; rename the experiment")
+    return Study(str(path), text, doc, grid, f0, out_t, experiments, db, profiles, tuple(overrides or ()),
+                 slices)
+
+
+def _profile_stack(db: dbmod.Database, grid: Grid) -> np.ndarray:
+    """The database rows, their mean and the profile of the mean inputs on the model grid."""
+    return np.vstack([
+        db.on_grid(grid.alpha_deg),
+        db.mean_on_grid(grid.alpha_deg)[None, :],
+        (np.zeros((1, grid.n)) if db.daa_of_mean_inputs is None else
+         dbmod.interpolate_profiles(db.alpha_deg, db.daa_of_mean_inputs[None, :], grid.alpha_deg)),
+    ])
+
+
+ENERGY_RANGE_MEV = (1e-6, 1e4)
+
+
+def _energy_list(value, src: str) -> list[float] | None:
+    """None for one energy (a number); the checked list of a study over energies."""
+    lo, hi = ENERGY_RANGE_MEV
+    vals = value if isinstance(value, list) else [value]
+    for v in vals:
+        if not lo <= v <= hi:
+            raise InputError(f"{src}: physics.energy_MeV: expected {lo:g} <= energy_MeV <= {hi:g} MeV, got {v:g}")
+    if not isinstance(value, list):
+        return None
+    labels = [energy_label(v) for v in vals]
+    if any(b <= a for a, b in zip(vals, vals[1:])) or len(set(labels)) != len(labels):
+        raise InputError(f"{src}: physics.energy_MeV: expected strictly increasing energies that differ in "
+                         f"their first 6 significant digits (they name the output groups), got "
+                         f"[{', '.join(f'{v:g}' for v in vals)}] MeV")
+    return [float(v) for v in vals]
+
+
+def _check_L_energy(doc: dict, db: dbmod.Database, energy: float, db_path, src: str) -> None:
+    """[database] check_L_energy: the database's L and energy must be the study's."""
+    if not doc["database"]["check_L_energy"]:
+        return
+    for key, have, want in (("L", db.L, doc["physics"]["L"]), ("energy_MeV", db.energy_MeV, energy)):
+        if have is not None and abs(have - want) > 1e-6 * abs(want):
+            raise InputError(f"{src}: physics.{key} = {want:g} but database {db_path} was computed "
+                             f"for {key} = {have:g} (set database.check_L_energy = false to allow)")
+
+
+def _databases(doc: dict, energies: list[float], db_path, src: str) -> list[dbmod.Database]:
+    """One database slice per energy of a study over energies (the file must hold each one)."""
+    have = dbmod.file_energies(db_path)
+    if have is None:
+        if len(energies) > 1:
+            raise InputError(f"{src}: physics.energy_MeV lists {len(energies)} energies "
+                             f"({', '.join(f'{v:g}' for v in energies)} MeV) but database {db_path} holds one "
+                             "energy; build a multi-energy database (hpcbelt dxx build --energies-MeV ...)")
+        db = dbmod.load(db_path)
+        _check_L_energy(doc, db, energies[0], db_path, src)
+        return [db]
+    tol = dbmod.ENERGY_REL_TOL
+    missing = [E for E in energies if not any(abs(h - E) <= tol * max(abs(h), abs(E)) for h in have)]
+    if missing:
+        raise InputError(f"{src}: physics.energy_MeV: database {db_path} has no profiles at "
+                         f"{', '.join(f'{v:g}' for v in missing)} MeV; it holds {len(have)} energies: "
+                         f"{', '.join(f'{v:g}' for v in have)} MeV")
+    by_energy = {d.energy_MeV: d for d in dbmod.load_all(db_path)}
+    out = []
+    for E in energies:
+        d = next(d for h, d in by_energy.items() if abs(h - E) <= tol * max(abs(h), abs(E)))
+        _check_L_energy(doc, d, E, db_path, src)
+        out.append(d)
+    return out

@@ -42,7 +42,7 @@ def test_make_run_signature_and_rank_invariance(real):
         assert "aggregated" in r.stderr
         outs[n] = _numeric(out)
         assert (d / f"run_summary_{n}.md").exists()
-    assert len(list((d / "figs").glob("*.png"))) == 5
+    assert len(list((d / "figs").glob("*.png"))) == 6      # with energies_ratio (a note for one energy)
     for n in (3,):
         assert sorted(outs[n]) == sorted(outs[None])
         for k in outs[None]:

@@ -94,7 +94,9 @@ def test_shared_bank_is_one_copy_per_node_built_in_slices(comm, shared_dir):
     node.publish()
     assert (probe == 7.0).all()
     queues = deal(study.work_items(), comm.Get_size())
-    banks = driver._node_banks(study, node, queues)
+    per_energy = driver._node_banks(study, node, queues)            # {experiment: [bank of each energy]}
+    assert all(len(b) == 1 for b in per_energy.values())            # one energy: one bank
+    banks = {e: b[0] for e, b in per_energy.items()}
     sizes = [w.Shared_query(0)[0].nbytes for w in node._windows]
     mine = [len(w.Shared_query(node.node_rank)[0]) for w in node._windows]
     bank = next(iter(banks.values()))

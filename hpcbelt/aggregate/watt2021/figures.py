@@ -249,10 +249,70 @@ def plot_convergence(h5):
     return fig, data
 
 
+def _dt_label(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"dt = {seconds / 86400:g} d"
+    if seconds >= 3600:
+        return f"dt = {seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"dt = {seconds / 60:g} min"
+    return f"dt = {seconds:g} s"
+
+
+def plot_energies(h5):
+    """Each random experiment's median (line) and 5-95 % range (band) of f over the <D> run at
+    the PDF angle and the last time, against energy; and the ratio of the two constant runs."""
+    fig = Figure(figsize=(6.4, 4.4))
+    ax = fig.add_subplot(1, 1, 1)
+    data = {}
+    if "energies" not in h5:
+        ax.text(0.5, 0.5, "single-energy run: set [physics] energy_MeV to a list\n"
+                "for the ratios against energy", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig, data
+    g = h5["energies"]
+    E = g["energy_MeV"][()]
+    data["energy_MeV"] = E
+    names = [n for n in g if isinstance(g[n], type(g)) and "median_over_reference" in g[n]]
+    names.sort(key=lambda n: g[n].attrs["switch_every_s"])
+    for i, n in enumerate(names):
+        e = g[n]
+        colour = ENSEMBLE_COLOURS[i % len(ENSEMBLE_COLOURS)]
+        med, lo, hi = (e[f"{s}_over_reference"][()] for s in ("median", "p05", "p95"))
+        ax.plot(E, med, "o-", color=colour, label=f"{n} ({_dt_label(e.attrs['switch_every_s'])}): median")
+        ax.fill_between(E, lo, hi, color=colour, alpha=0.2, lw=0, label=f"{n}: 5-95 %")
+        data[f"{n}/median"], data[f"{n}/p05"], data[f"{n}/p95"] = med, lo, hi
+    if "constant_runs" in g:
+        c = g["constant_runs"][()]
+        ax.plot(E, c, "s--", color="black", label="constant D(<X>,<Y>) / <D(X_i,Y_i)>")
+        data["constant_runs"] = c
+    ax.axhline(1.0, color="0.5", lw=0.8)
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(E)
+    ax.set_xticklabels([f"{v:g}" for v in E])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    def plain(v, _):                                # ratios near 1: 0.5, 2 rather than 5 x 10^-1
+        lead = v / 10.0 ** np.floor(np.log10(v)) if v > 0 else 0.0
+        return f"{v:g}" if round(lead) in (1, 2, 5) and abs(lead - round(lead)) < 1e-6 else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    ax.yaxis.set_minor_formatter(FuncFormatter(plain))
+    ax.set_xlabel("electron energy [MeV]")
+    ax.set_ylabel(f"f({g.attrs['alpha_deg']:g} deg) / f(<D(X_i,Y_i)> run)")
+    ax.set_title(f"at {g.attrs['time_days']:g} days: ensembles and constant runs over the <D> run", fontsize=9)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig, data
+
+
 FIGURES = {
     "fig1_database": plot_fig1,
     "fig3_f_alpha_time": plot_fig3,
     "fig4_median_daa_pdfs": plot_fig4,
     "figS1_snapshots": plot_figS1,
     "convergence": plot_convergence,
+    "energies_ratio": plot_energies,
 }

@@ -14,6 +14,13 @@ sha256), rank 0 computes, at the summary's PDF angle:
   sum of each segment's own slowest-mode loss) and the rest (the loss or gain at the switches),
   as percentiles over the members at every output time.
 
+A run over energies (one group per experiment and energy, :mod:`hpcbelt.pitch_angle.runfile`)
+is diagnosed energy by energy, each group against the <D> run and the gap of its own energy:
+the group-level results are as above, and the gap, the <D> run's rate and the reference run,
+which are attributes of the ``mechanism`` group for one energy, become attributes of each
+group (``gap_deg``, ``nodes_below_gap``, ``rate_mean_profile_per_day``,
+``reference_experiment``) and datasets over ``energy_MeV`` in the ``mechanism`` group.
+
 The study is rebuilt from the run's own study text and overrides (``study_toml``,
 ``study_overrides``) with the database the run recorded, so the grid and the profiles are exactly the run's.  Without the database, the group says why
 (``available`` = False, ``reason``) and the rest of the summary is unaffected.
@@ -72,24 +79,44 @@ def diagnostics(run, plan, results: dict) -> dict:
     study, reason = _study(run)
     if study is None:
         return {"available": False, "reason": reason}
-    grid, n_db = study.grid, study.database.n_profiles
+    if not run.multi_energy:
+        out = _one_energy(run, plan, results, study.grid, study.profiles, study.database.n_profiles,
+                          run.experiments, {ex.name: ex for ex in study.experiments})
+        out["available"] = True
+        return out
+    out = {"available": True, "alpha_deg": float(run.alpha_deg[plan.ia]), "exp": {}, "energies": []}
+    by_name = {ex.name: ex for ex in study.experiments}
+    for sl in study.slices:
+        groups = [ex for ex in run.experiments if ex.energy_MeV == sl.energy_MeV]
+        one = _one_energy(run, plan, results, sl.grid, sl.profiles, study.database.n_profiles, groups,
+                          {ex.name: by_name[ex.base] for ex in groups})
+        common = {k: one[k] for k in ("nodes_below_gap", "gap_deg", "rate_mean_profile_per_day", "reference")}
+        for name, r in one["exp"].items():
+            r["energy"] = common
+        out["exp"].update(one["exp"])
+        out["energies"].append((sl.energy_MeV, common))
+    return out
+
+
+def _one_energy(run, plan, results: dict, grid, profiles, n_db: int, experiments, by_name: dict) -> dict:
+    """The diagnostics of the groups ``experiments`` of one energy (grid and profiles of that energy);
+    ``by_name`` maps each group to the study's experiment."""
     ia = plan.ia
-    nb = spectral.below_gap(grid, study.profiles[n_db])
-    out = {"available": True, "nodes_below_gap": nb,
+    nb = spectral.below_gap(grid, profiles[n_db])
+    out = {"nodes_below_gap": nb,
            "gap_deg": float(grid.alpha_deg[nb]) if nb < grid.n else float("nan"),
-           "rate_mean_profile_per_day": spectral.rate_of_mean_profile(grid, study.profiles[n_db], nb)
+           "rate_mean_profile_per_day": spectral.rate_of_mean_profile(grid, profiles[n_db], nb)
            * SECONDS_PER_DAY, "alpha_deg": float(run.alpha_deg[ia]), "exp": {}}
-    ref = next((ex.name for ex in run.experiments if ex.mode == "mean_of_profiles" and ex.n_done), None)
+    ref = next((ex.name for ex in experiments if ex.mode == "mean_of_profiles" and ex.n_done), None)
     out["reference"] = ref or ""
     ref_f = results["exp"][ref]["f"]["median"][:, ia] if ref else None
-    by_name = {ex.name: ex for ex in study.experiments}
-    random = [ex for ex in run.experiments if ex.n_done and ex.mode == "random"]
-    rates = spectral.segment_rates(grid, study.profiles[:n_db], nb) if random else None
+    random = [ex for ex in experiments if ex.n_done and ex.mode == "random"]
+    rates = spectral.segment_rates(grid, profiles[:n_db], nb) if random else None
     # every switching interval's mean propagator from one eigen-decomposition of each row
     taus = sorted({float(ex.switch_every_s) for ex in random})
-    mean_rate = dict(zip(taus, spectral.rates_of_mean_propagator(grid, study.profiles[:n_db], taus, nb)))
+    mean_rate = dict(zip(taus, spectral.rates_of_mean_propagator(grid, profiles[:n_db], taus, nb)))
     with open_h5(run.path) as h5:
-        for ex in run.experiments:
+        for ex in experiments:
             if not ex.n_done:
                 continue
             col = _column(h5, ex, ia, run.n_time)        # for the geometric mean and the split
@@ -127,14 +154,35 @@ def write(h5, run, diag: dict, ts) -> None:
                               "the <D> run, spectral decay rates below the gap, and each member's ln f split "
                               "into the commuting part and the rest")
     g.attrs["alpha_deg"] = diag["alpha_deg"]
-    g.attrs["nodes_below_gap"] = int(diag["nodes_below_gap"])
-    g.attrs["gap_deg"] = diag["gap_deg"]
     g.attrs["gap_rule"] = (f"first angle above the peak of <D> where it falls below "
                            f"{spectral.GAP_FRACTION:g} of the peak; rates are for the block below it, closed there")
-    g.attrs["rate_mean_profile_per_day"] = diag["rate_mean_profile_per_day"]
-    g.attrs["reference_experiment"] = diag["reference"]
+    if "energies" in diag:
+        g.attrs["per_energy"] = True
+        g.attrs["per_energy_note"] = ("run over energies: every group is diagnosed with the grid, profiles, gap and "
+                                      "<D> run of its own energy; see the group attributes and the datasets over "
+                                      "energy_MeV")
+        en = [e for e, _ in diag["energies"]]
+        dataset(g, "energy_MeV", np.array(en, float), "MeV", "energies of the run")
+        dataset(g, "gap_deg", np.array([c["gap_deg"] for _, c in diag["energies"]], float), "deg",
+                "the gap of the <D> profile at each energy (gap_rule)")
+        dataset(g, "nodes_below_gap", np.array([c["nodes_below_gap"] for _, c in diag["energies"]], np.int64),
+                "1", "grid nodes below the gap at each energy")
+        dataset(g, "rate_mean_profile_per_day",
+                np.array([c["rate_mean_profile_per_day"] for _, c in diag["energies"]], float), "1/day",
+                "asymptotic decay rate of the <D> run below the gap at each energy")
+    else:
+        g.attrs["nodes_below_gap"] = int(diag["nodes_below_gap"])
+        g.attrs["gap_deg"] = diag["gap_deg"]
+        g.attrs["rate_mean_profile_per_day"] = diag["rate_mean_profile_per_day"]
+        g.attrs["reference_experiment"] = diag["reference"]
     for name, r in diag["exp"].items():
         e = g.create_group(name)
+        if "energy" in r:
+            c = r["energy"]
+            e.attrs["nodes_below_gap"] = int(c["nodes_below_gap"])
+            e.attrs["gap_deg"] = c["gap_deg"]
+            e.attrs["rate_mean_profile_per_day"] = c["rate_mean_profile_per_day"]
+            e.attrs["reference_experiment"] = c["reference"]
         for k, desc in (("mean", "arithmetic mean"), ("median", "median"),
                         ("geometric_mean", "geometric mean, exp(mean(ln f))")):
             dataset(e, f"f_{k}", r[k], run.f_units, f"{desc} of f over the finished members at alpha_deg",

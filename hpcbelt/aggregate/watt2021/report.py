@@ -21,6 +21,31 @@ def used(run) -> tuple[str, bool]:
     return text, not all(ex.n_done == ex.members for ex in run.experiments)
 
 
+def _energies(h5) -> list[str]:
+    """A run over energies: the ensembles and the constant runs over the <D> run against energy."""
+    if "energies" not in h5:
+        return []
+    g = h5["energies"]
+    E = g["energy_MeV"][()]
+    lines = ["", f"## Against energy: f({g.attrs['alpha_deg']:g} deg, {g.attrs['time_days']:g} d) over the "
+             f"<D(X_i, Y_i)> run ({g.attrs['reference_experiment'] or 'none'})", "",
+             "Median over the finished members [5th, 95th percentile], each over the reference run at the "
+             "same energy.", "",
+             "| experiment | " + " | ".join(f"{e:g} MeV" for e in E) + " |", "|---" * (E.size + 1) + "|"]
+    for n in g:
+        if not isinstance(g[n], type(g)):
+            continue
+        e = g[n]
+        cells = [f"{_g(m)} [{_g(lo)}, {_g(hi)}]" for m, lo, hi in
+                 zip(e["median_over_reference"][()], e["p05_over_reference"][()], e["p95_over_reference"][()])]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    if "constant_runs" in g:
+        lines.append("| constant runs D(<X>,<Y>) / <D> | " + " | ".join(_g(v) for v in g["constant_runs"][()])
+                     + " |")
+    lines.append("| <D> run f | " + " | ".join(_g(v) for v in g["reference_f"][()]) + " |")
+    return lines
+
+
 def _mechanism(h5, names) -> list[str]:
     """The mechanism section (issue 13): statistics over the <D> run at the end, and the rates."""
     if "mechanism" not in h5:
@@ -28,10 +53,15 @@ def _mechanism(h5, names) -> list[str]:
     g = h5["mechanism"]
     if not g.attrs["available"]:
         return ["", f"Mechanism diagnostics not computed: {g.attrs['reason']}"]
+    if "gap_deg" in g.attrs:
+        rates = (f"Decay rates below the gap ({g.attrs['gap_deg']:g} deg): <D> run "
+                 f"{g.attrs['rate_mean_profile_per_day']:.4g} /day")
+    else:                    # a run over energies: each energy's own gap and <D> run
+        rates = "Decay rates below the gap, " + ", ".join(
+            f"{e:g} MeV: <D> run {r:.4g} /day (gap {a:g} deg)" for e, r, a in
+            zip(g["energy_MeV"][()], g["rate_mean_profile_per_day"][()], g["gap_deg"][()]))
     lines = ["", f"## Mechanism at {g.attrs['alpha_deg']:g} deg (end of run)", "",
-             f"Decay rates below the gap ({g.attrs['gap_deg']:g} deg): <D> run "
-             f"{g.attrs['rate_mean_profile_per_day']:.4g} /day; the ensemble mean under iid switching can "
-             "never decay faster (Jensen).", "",
+             f"{rates}; the ensemble mean under iid switching can never decay faster (Jensen).", "",
              "| experiment | mean / <D> run | median / <D> run | geometric mean / <D> run | "
              "rate of the mean /day | commuting part, median | rest, median [5, 95 %] |",
              "|---|---|---|---|---|---|---|"]
@@ -126,6 +156,7 @@ def report(summary_path, figures: dict | None = None, elapsed_s: float | None = 
                 lines.append(f"Ratio {ens[1]} / {ens[0]} at the end of the run ({t_days[-1]:g} days): {_g(m1 / m0)}")
 
         lines += _mechanism(h5, names)
+        lines += _energies(h5)
 
         edges = h5["pdf_bin_edges_log10f"][()]
         lines += ["", "## PDFs", "",

@@ -33,6 +33,14 @@ Layout (a contract with the figures, the report and any later reader; summary_la
     /mechanism/<exp>/f_<stat>_over_reference (time,)  the same over f of the <D> run [1]
     /mechanism/<exp>/{commuting,rest}/{mean,p05,median,p95} (time,)  random experiments: ln f split [1];
                                    attr rate_of_mean_propagator_per_day (the ensemble mean's decay rate)
+    /energies/...                  a run over energies only: f at the PDF angle and the last time against
+                                   energy, ensembles over the <D> run (:mod:`.energies`)
+
+A run over energies (one group ``<experiment>_E<energy>MeV`` per experiment and energy) is
+summarised group by group as above (``/<exp>`` is then each group); ``/database`` holds the
+run's per-energy profiles (``daa_mean_by_energy``, ``daa_of_mean_inputs_by_energy``, energy x
+alpha, with ``energy_MeV``), and ``daa_mean``, ``daa_of_mean_inputs`` and the distribution
+(Fig 1) of the first energy, named by the attribute ``energy_MeV``.
 
 Root attributes: the common header of every summary (:func:`hpcbelt.aggregate.files.summary_header`:
 where the data came from -- source_path, size, mtime, sha256, the run's status, study
@@ -57,7 +65,7 @@ from ...daa_database import WINDOW_DECADES, database_distribution
 from ...output import open_unbuffered
 from .. import damage
 from ..files import dataset, write_attrs
-from . import mechanism
+from . import energies, mechanism
 from .compute import fig3_data, snapshot_and_ratios
 
 STAT_DESCRIPTIONS = {
@@ -82,8 +90,10 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
 
     fig3 = fig3_data(run, plan)
     ratios = snapshot_and_ratios(run, plan, results)
-    db_dist = database_distribution(run.database)
+    db_dist = (database_distribution(run.database, energy_MeV=run.energies_MeV[0]) if run.multi_energy
+               else database_distribution(run.database))
     mech = mechanism.diagnostics(run, plan, results)
+    by_energy = energies.table(run, plan, results)
     damaged = damage.skipped_by_group(header)
     with open_unbuffered(path, "w") as h5:      # a full disk is reported, not lost at close
         write_attrs(h5, header)
@@ -96,6 +106,7 @@ def write_summary(path, run, plan, results: dict, header: dict) -> None:
         _fig3(h5, run, plan, fig3, al)
         _database(h5, run, db_dist, al)
         mechanism.write(h5, run, mech, ts)
+        energies.write(h5, run, by_energy)
         h5.flush()
 
 
@@ -282,6 +293,18 @@ def _database(h5, run, db_dist: dict, al) -> None:
                     ("daa_of_mean_inputs", "D(<X>, <Y>): profile from the mean inputs, on the model grid")):
         if k in run.database:
             dataset(dg, k, run.database[k], "1/s", desc, dims=(al,))
+    if run.multi_energy:          # every energy's profiles; the first energy's as the single-energy names
+        dg.attrs["energy_MeV"] = run.energies_MeV[0]
+        en = dataset(dg, "energy_MeV", np.array(run.energies_MeV, float), "MeV", "energies of the run")
+        en.make_scale("energy_MeV")
+        for k, desc in (("daa_mean", "<D(X_i, Y_i)>: mean of all database profiles"),
+                        ("daa_of_mean_inputs", "D(<X>, <Y>): profile from the mean inputs")):
+            if k + "_by_energy" in run.database:
+                arr = run.database[k + "_by_energy"]
+                dataset(dg, k + "_by_energy", arr, "1/s", f"{desc} at each energy, on the model grid "
+                        "[energy, alpha]", dims=(en, al))
+                dataset(dg, k, arr[0], "1/s", f"{desc} at the first energy (energy_MeV), on the model grid",
+                        dims=(al,))
     dg.attrs["file_readable"] = bool(db_dist.get("readable", False))
     if not db_dist.get("readable"):
         dg.attrs["file_note"] = db_dist.get("reason", "")

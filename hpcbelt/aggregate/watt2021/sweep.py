@@ -1,7 +1,7 @@
 """The dt sweep: f at one pitch angle and day against the variability time scale dt.
 
     hpcbelt aggregate-sweep RUN.h5 [RUN.h5 ...] [-o SWEEP.h5] [--figures DIR]
-                            [--alpha-deg 30] [--day 30]
+                            [--alpha-deg 30] [--day 30] [--energy-MeV E]
 
 Takes the random experiments of one or more pitch-angle run files (a whole study, or one file
 per experiment from a job array with ``hpcbelt submit --split-experiments``) and, for each
@@ -9,6 +9,10 @@ switching interval dt, the median, quartiles and 5-95 % range over the finished 
 the chosen angle and day; the constant-D experiments (mean_of_profiles, mean_inputs) become
 horizontal reference levels.  Writes a self-describing HDF5 summary, a Markdown table and a
 figure.  Memory: one value per member.
+
+A run over energies (one group per experiment and energy) is swept at one energy, chosen with
+``--energy-MeV`` (required for such a run; for a single-energy run it must be the run's energy);
+the summary records it (root attribute ``energy_MeV``).
 
 Each run file gets the checks of ``hpcbelt aggregate``: refused while a live run writes it (its
 lock), refused as an output (-o, --report, --figures; also the inputs it recorded, through
@@ -39,14 +43,37 @@ QUANTILES = (5, 25, 50, 75, 95)
 MODES = ("random", "mean_of_profiles", "mean_inputs")      # the experiments a sweep reads
 
 
-def collect(paths, alpha_deg: float = 30.0, day: float | None = None, runs=None) -> dict:
+def _at_energy(run, energy_MeV: float | None):
+    """The run with only its groups at ``energy_MeV`` (a run over energies), checked."""
+    if not run.multi_energy:
+        if energy_MeV is not None:
+            try:
+                have = json.loads(run.root.get("study_config_json", "{}"))["physics"]["energy_MeV"]
+            except (ValueError, KeyError, TypeError):
+                have = None
+            if isinstance(have, (int, float)) and abs(have - energy_MeV) > 1e-9 * abs(energy_MeV):
+                raise InputError(f"--energy-MeV {energy_MeV:g}: {run.path} is a run at {have:g} MeV")
+        return run
+    listed = ", ".join(f"{e:g}" for e in run.energies_MeV) + " MeV"
+    if energy_MeV is None:
+        raise InputError(f"{run.path}: a run over energies ({listed}); choose one with --energy-MeV")
+    keep = [ex for ex in run.experiments if abs(ex.energy_MeV - energy_MeV) <= 1e-9 * abs(energy_MeV)]
+    if not keep:
+        raise InputError(f"--energy-MeV {energy_MeV:g}: not an energy of {run.path} ({listed})")
+    return replace(run, experiments=keep)
+
+
+def collect(paths, alpha_deg: float = 30.0, day: float | None = None, runs=None,
+            energy_MeV: float | None = None) -> dict:
     """Read f(alpha_deg, day) of every finished member of every experiment in ``paths``.
 
     ``runs``: the runs of ``paths`` as :func:`screened_runs` returns them, damaged members left
-    out (default: inspected here, without the damage check)."""
+    out (default: inspected here, without the damage check).  ``energy_MeV``: the energy of a
+    run over energies (its groups at that energy only)."""
     if not paths:
         raise InputError("aggregate-sweep: no run files given")
     runs = [inspect(p) for p in paths] if runs is None else runs
+    runs = [_at_energy(r, energy_MeV) for r in runs]
     ref = runs[0]
     for r in runs[1:]:
         if not (np.array_equal(r.alpha_deg, ref.alpha_deg) and np.array_equal(r.time_s, ref.time_s)):
@@ -83,7 +110,8 @@ def collect(paths, alpha_deg: float = 30.0, day: float | None = None, runs=None)
     if len(set(dts)) != len(dts):
         raise InputError("aggregate-sweep: two random experiments share a switching interval")
     return {"alpha_deg": float(ref.alpha_deg[ia]), "time_s": float(ref.time_s[it]), "random": random,
-            "constant": const, "f_units": ref.f_units, "sources": [r.path for r in runs]}
+            "constant": const, "f_units": ref.f_units, "sources": [r.path for r in runs],
+            "energy_MeV": energy_MeV}
 
 
 def screened_runs(paths, comm, skip: bool) -> tuple[list, list]:
@@ -126,6 +154,8 @@ def write_summary(path: Path, data: dict, st: dict) -> None:
             h5.attrs["sources"] = json.dumps(data["sources"])
             h5.attrs["alpha_deg"] = data["alpha_deg"]
             h5.attrs["time_s"] = data["time_s"]
+            if data.get("energy_MeV") is not None:
+                h5.attrs["energy_MeV"] = float(data["energy_MeV"])
             h5.attrs["percentile_method"] = "numpy.percentile, linear interpolation, over finished members"
             for k, v in damage.summary_attrs(data.get("skip_damaged", False), data.get("skipped", [])).items():
                 h5.attrs[k] = v
@@ -225,6 +255,8 @@ def register(subparsers) -> None:
     p.add_argument("--figures", metavar="DIR", help="write dt_sweep.png into DIR")
     p.add_argument("--alpha-deg", type=float, default=30.0, help="pitch angle [deg] (default 30)")
     p.add_argument("--day", type=float, help="day of the comparison (default: the last output)")
+    p.add_argument("--energy-MeV", type=float, dest="energy_MeV",
+                   help="energy [MeV] of a run over energies (required for one; default: none)")
     add_skip_damaged(p)
     p.set_defaults(func=main)
 
@@ -267,7 +299,8 @@ def main(args) -> int:
     runs, skipped = screened_runs(args.runs, comm, args.skip_damaged)
 
     def read():
-        data = collect(args.runs, args.alpha_deg, args.day, runs=runs)
+        data = collect(args.runs, args.alpha_deg, args.day, runs=runs,
+                       energy_MeV=getattr(args, "energy_MeV", None))
         data["skip_damaged"] = bool(args.skip_damaged)
         data["skipped"] = [d for _, d in skipped]
         data["damaged"] = damage.by_group(data["skipped"])
