@@ -466,7 +466,6 @@ def build_database(output: PathLike, config: PathLike | Mapping[str, Any] | None
         CSV of observations (columns X, Y[, B_eq_nT]) instead of the synthetic generator.
     comm : mpi4py.MPI.Comm, optional
         Default ``MPI.COMM_WORLD``; the database is the same bytes for any number of ranks.
-        (Only ``COMM_WORLD`` until ``hpcbelt.dxx.cli.cmd_build`` accepts a communicator.)
     overwrite : bool
         Replace an existing ``output``.
     quiet : bool
@@ -482,8 +481,6 @@ def build_database(output: PathLike, config: PathLike | Mapping[str, Any] | None
     InputError
         The command line's message (an unknown setting names the key and the file).
     """
-    import inspect
-
     from .dxx import cli as dxx_cli
 
     argv = [f"--output={os.fspath(output)}"]
@@ -502,15 +499,5 @@ def build_database(output: PathLike, config: PathLike | Mapping[str, Any] | None
     dxx_cli.add_commands(parser)
     args = parser.parse_args(["build", *argv])
     args._argv = argv                       # the provenance's regenerate command
-    extra = {}
-    if comm is not None:
-        if "comm" in inspect.signature(dxx_cli.cmd_build).parameters:
-            extra["comm"] = comm
-        else:
-            from mpi4py import MPI
-
-            if MPI.Comm.Compare(comm, MPI.COMM_WORLD) not in (MPI.IDENT, MPI.CONGRUENT):
-                raise NotImplementedError("build_database: a communicator other than COMM_WORLD needs "
-                                          "hpcbelt.dxx.cli.cmd_build(args, comm)")
-    dxx_cli.cmd_build(args, **extra)
+    dxx_cli.cmd_build(args, comm=comm)      # comm None: MPI.COMM_WORLD
     return Path(output)

@@ -70,6 +70,7 @@ MODULE_TIERS = {
     "dxx/test_field_aligned.py": "accuracy",
     "dxx/test_geometry.py": "accuracy",
     "dxx/test_import_plot.py": "e2e",
+    "dxx/test_variability_build.py": "e2e",
     "dxx/test_oblique.py": "accuracy",
     "dxx/test_surrogate.py": "unit",
     "dxx/test_variability.py": "accuracy",

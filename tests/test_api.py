@@ -217,11 +217,9 @@ def test_experiments_subset_and_its_refusal_for_a_kind_without_experiments(refs)
 
 
 def test_short_repr_of_a_study(refs):
-    from hpcbelt.config import study_repr
-
     _, studies, _ = refs
     for path in studies.values():
-        text = study_repr(hpcbelt.load_study(path, overrides={"seed": 4}))
+        text = repr(hpcbelt.load_study(path, overrides={"seed": 4}))
         assert "\n" not in text and len(text) < 300 and str(path) in text and "1 override" in text
 
 

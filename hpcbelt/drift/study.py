@@ -292,6 +292,10 @@ class Study:
     ``physics``, ``time``, ``edges``, ``radial`` and ``particles`` are typed views of its tables.
     """
 
+    def __repr__(self) -> str:      # one line, not every array (config.study_repr)
+        from ..config import study_repr
+        return study_repr(self)
+
     path: str
     text: str
     doc: dict

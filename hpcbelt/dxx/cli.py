@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 from ..errors import InputError
-from .config import full_schema
+from .config import drop_absent_variability, full_schema
 
 DEFAULT_OUTPUT = "hiss_daa.h5"
 
@@ -94,7 +94,17 @@ def load_settings(args) -> dict:
     for item in args.set or []:
         k, v = _parse_set(item)
         _set_dotted(doc, k, v, "--set")
-    return validate(doc, full_schema(), source)
+    # [variability] is in the merged document (and the provenance) only when it is given, so
+    # databases built without it keep their settings (and bytes) unchanged
+    return drop_absent_variability(validate(doc, build_schema(), source), doc)
+
+
+def build_schema() -> dict:
+    """Every key of ``hpcbelt dxx build``: :func:`~hpcbelt.dxx.config.full_schema` and the
+    ``[variability]`` table (:data:`hpcbelt.dxx.variability.SCHEMA`)."""
+    from .variability import SCHEMA as VARIABILITY
+
+    return {**full_schema(), "variability": VARIABILITY}
 
 
 def canonical_command(argv: list[str]) -> str:
@@ -114,14 +124,22 @@ def _sha256(path) -> str:
 # build
 # --------------------------------------------------------------------------------------
 
-def cmd_build(args) -> int:
+def cmd_build(args, comm=None) -> int:
+    """``hpcbelt dxx build``: collective over ``comm`` (default ``MPI.COMM_WORLD``); rank 0 writes.
+
+    With an active ``[variability]`` table (per-observation wave parameters) every profile is
+    computed directly with its own wave model (:func:`hpcbelt.dxx.variability.build`), and the
+    file is the one ``tools/shape_sources.py build`` writes (datasets ``wave_<parameter>``
+    for each varied parameter).
+    """
     from .. import daa_database
     from ..parallel import abort_on_exception, root_decides, world
     from . import driver, table
     from .config import DxxConfig
     from .synthetic import Observations, SyntheticSettings, generate
+    from .variability import VariabilitySettings
 
-    comm = world()
+    comm = world() if comm is None else comm
     abort_on_exception(comm)
     rank = comm.Get_rank()
     out = Path(args.output or DEFAULT_OUTPUT)
@@ -133,6 +151,17 @@ def cmd_build(args) -> int:
         refuse_inputs_as_output(out, {"--config file": args.config, "pairs file": args.pairs}, "-o")
         doc = load_settings(args)
         cfg = DxxConfig.from_doc(doc)
+        src = f"{args.config or 'command line'}: [variability]"
+        var = VariabilitySettings.from_doc(doc.get("variability"), src)
+        if var.active and cfg.energies_MeV is not None:
+            raise InputError(f"{src}: per-observation wave parameters ({', '.join(var.active)}) "
+                             f"with a list of energies (physics.energy_MeV = "
+                             f"{list(cfg.energies_MeV)}) is not supported: give one energy")
+        if var.active and cfg.table_method == "table":
+            raise InputError(f"{src}: per-observation wave parameters ({', '.join(var.active)}) "
+                             "are computed directly for every observation; table.method = "
+                             "'table' (one wave model for all) cannot be used: set 'direct' or "
+                             "'auto'")
         if out.exists() and not args.overwrite:
             raise InputError(f"output {out}: exists (use --overwrite to replace it)")
         if not out.parent.exists():
@@ -151,6 +180,9 @@ def cmd_build(args) -> int:
 
     doc, obs, source = root_decides(comm, prepare)
     cfg = DxxConfig.from_doc(doc)
+    var = VariabilitySettings.from_doc(doc.get("variability"))
+    if var.active:
+        return _build_variable(args, comm, doc, cfg, var, obs, source, out, argv)
     energies = cfg.energies_MeV
     if rank == 0 and not args.quiet:
         at = "" if energies is None else f", {len(energies)} energies ({_fmt_energies(energies)})"
@@ -225,6 +257,74 @@ def cmd_build(args) -> int:
     return 0
 
 
+_WAVE_UNITS = {"f_m_Hz": "Hz", "df_Hz": "Hz", "lat_max_deg": "deg", "X_w": "1"}
+
+
+def _build_variable(args, comm, doc, cfg, var, obs, source, out, argv) -> int:
+    """The build with per-observation wave parameters: the file of ``tools/shape_sources.py
+    build`` (same datasets, bit for bit; provenance with this command)."""
+    import os
+
+    import numpy as np
+
+    from .. import __version__, daa_database
+    from . import variability
+
+    rank = comm.Get_rank()
+    if rank == 0 and not args.quiet:
+        print(f"hpcbelt dxx: {len(obs)} observations, {cfg.wave_model} waves, per-observation "
+              f"{', '.join(var.active)} ([variability], every profile computed directly), "
+              f"{comm.Get_size()} rank(s)", file=sys.stderr, flush=True)
+    res = variability.build(cfg, obs, var, comm, progress=not args.quiet)
+    if rank != 0:
+        return 0
+    par = res.parameters
+    provenance = {
+        "command": canonical_command(argv),
+        "method_used": "direct",
+        "builder": "hpcbelt dxx build: hpcbelt.dxx.variability.build (every profile through "
+                   "hpcbelt.dxx.calculator.profile with its own wave parameters, no table)",
+        "settings": doc, "variability": var.as_dict(), "varied_parameters": list(var.active),
+        "mean_inputs": res.mean_inputs,
+        "daa_of_mean_inputs": "computed at the arithmetic means of X, Y, B_eq and of every wave "
+                              "parameter",
+        "wave_parameter_quantiles_5_50_95": {
+            p: [float(v) for v in np.quantile(par[p], [0.05, 0.5, 0.95])]
+            for p in variability.PARAMETERS},
+        "source": source, "hpcbelt_version": __version__,
+    }
+    desc = doc["description"] or (
+        f"Bounce-averaged hiss pitch-angle diffusion coefficients <D_aa>/p^2 at L = {cfg.L:g}, "
+        f"E = {cfg.energy_MeV:g} MeV, {cfg.wave_model.replace('_', '-')} waves, one profile per "
+        f"observation ({source['kind']}) with its own wave parameters ({', '.join(var.active)}; "
+        "hpcbelt.dxx.variability).")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        import h5py
+
+        daa_database.write(tmp, alpha_deg=res.alpha_deg, daa=res.daa,
+                           daa_of_mean_inputs=res.daa_of_mean_inputs, X=obs.X, Y=obs.Y,
+                           B_eq_nT=obs.B_eq_nT, L=cfg.L, energy_MeV=cfg.energy_MeV,
+                           wave_model=cfg.wave_model, description=desc, provenance=provenance)
+        with h5py.File(tmp, "a") as fh:
+            for p in var.active:
+                ds = fh.create_dataset(f"wave_{p}", data=np.asarray(par[p], np.float64),
+                                       track_times=False)
+                ds.attrs["units"] = _WAVE_UNITS[p]
+                ds.attrs["description"] = f"per-observation wave parameter {p} (hpcbelt.dxx.variability)"
+        os.replace(tmp, out)             # an existing output is replaced whole or not at all
+    except OSError as exc:
+        from ..output import WriteFailed, io_reason
+
+        tmp.unlink(missing_ok=True)
+        raise WriteFailed(f"output {out}: writing failed: {io_reason(exc)}") from None
+    if not args.quiet:
+        print(f"hpcbelt dxx: wrote {out}: {res.daa.shape[0]} profiles x {res.daa.shape[1]} angles "
+              f"with per-observation {', '.join(var.active)} in {res.seconds:.1f} s on "
+              f"{comm.Get_size()} rank(s)", file=sys.stderr, flush=True)
+    return 0
+
+
 def _fmt_energies(energies) -> str:
     return ", ".join(f"{e:g}" for e in energies) + " MeV"
 
@@ -281,7 +381,7 @@ def cmd_surrogate(args) -> int:
 def cmd_keys(args) -> int:
     from ..config import describe
 
-    print("\n".join(describe(full_schema())))
+    print("\n".join(describe(build_schema())))
     return 0
 
 

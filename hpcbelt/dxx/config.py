@@ -18,6 +18,8 @@ A TOML file for ``hpcbelt dxx build --config FILE`` may contain any subset of::
     [oblique]    X_m, X_w, X_min, X_max, n_wave_normal, n_resonance, n_freq_scan
     [table]      method, dlog10_X, dB_rel
     [synthetic]  see hpcbelt.dxx.synthetic.SCHEMA
+    [variability] see hpcbelt.dxx.variability.SCHEMA (per-observation wave parameters;
+                 ``hpcbelt dxx build`` only; stored in the provenance only when given)
 """
 
 from __future__ import annotations
@@ -233,9 +235,23 @@ class DxxConfig:
 
 
 def full_schema() -> dict:
-    """Every key of ``hpcbelt dxx build`` (and ``dxx import --config``), in ``dxx keys`` order."""
+    """Every key of ``hpcbelt dxx build`` (and ``dxx import --config``), in ``dxx keys`` order.
+
+    Without the ``[variability]`` table: ``hpcbelt dxx build`` and ``dxx keys`` add it
+    (:func:`hpcbelt.dxx.cli.build_schema`; :mod:`.variability` imports this module, so it cannot
+    be imported here, .importlinter).  :func:`hpcbelt.config.validate` fills in every table of
+    a schema, and a database built without ``[variability]`` stores no such table in its
+    provenance settings (:func:`drop_absent_variability`): the default database is unchanged.
+    """
     return {"description": Key("str", "", "", "free text stored in the database's description"),
             **SCHEMA, "synthetic": synthetic.SCHEMA}
+
+
+def drop_absent_variability(validated: dict, given: dict | None) -> dict:
+    """``validated`` without its ``variability`` table unless the document ``given`` had one."""
+    if "variability" not in (given or {}):
+        validated.pop("variability", None)
+    return validated
 
 
 def load(doc: dict | None, source: str = "defaults", schema: dict | None = None) -> dict:

@@ -221,6 +221,26 @@ def _check_import_args(args, out: Path) -> None:
         raise InputError(f"output {out}: directory {out.resolve().parent} does not exist")
     if not os.access(out.resolve().parent, os.W_OK):
         raise InputError(f"output {out}: directory {out.resolve().parent} is not writable")
+    if args.config:
+        _config_doc(args)                 # refused before any input is read
+
+
+def _config_doc(args) -> dict:
+    """The validated ``--config`` document (defaults without one); a list of energies is
+    refused: the importer writes a single-energy database."""
+    from ..config import read_toml, validate
+    from .config import full_schema
+
+    doc = {}
+    if args.config:
+        doc, _ = read_toml(args.config)
+    doc = validate(doc, full_schema(), args.config or "defaults")
+    e = doc["physics"]["energy_MeV"]
+    if isinstance(e, list):
+        raise InputError(f"{args.config}: physics.energy_MeV: expected one energy in MeV (dxx "
+                         f"import writes a single-energy database, at --energy-MeV), got the "
+                         f"list {e!r}")
+    return doc
 
 
 def _import(args) -> None:
@@ -236,13 +256,9 @@ def _import(args) -> None:
     B = extra.get("beq")
     n = daa.shape[0]
     if mean_inputs is None and X is not None and Y is not None:
-        from ..config import read_toml, validate
         from . import calculator
-        from .config import DxxConfig, full_schema
-        doc = {}
-        if args.config:
-            doc, _ = read_toml(args.config)
-        doc = validate(doc, full_schema(), args.config or "defaults")
+        from .config import DxxConfig
+        doc = _config_doc(args)
         if args.wave_model:
             doc["wave"]["model"] = args.wave_model
         cfg = DxxConfig.from_doc(doc)

@@ -69,6 +69,10 @@ EXAMPLES: tuple[Example, ...] = (
     Example("lejosne2023", "Lejosne & Albert (2023): drift-diffusion, radial diffusion and test particles",
             ("lejosne2023.toml",),
             "mpirun -n 2 hpcbelt run {dir}/lejosne2023.toml -o lejosne2023.h5"),
+    Example("watt2021_paperlike", "Watt et al. (2021) on the paper-like database (per-observation hiss peak "
+            "frequency), 30 days",
+            ("watt2021_paperlike.toml", "hiss_L3_0.5MeV_paperlike.h5"),
+            "mpirun -n 2 hpcbelt run {dir}/watt2021_paperlike.toml -o watt2021_paperlike.h5"),
     Example("hiss_database", "The default hiss D_aa database and the configuration that rebuilds it bit for bit",
             ("hiss_L3_0.5MeV.toml", DATABASE),
             "mpirun -n 2 hpcbelt dxx build --config {dir}/hiss_L3_0.5MeV.toml -o hiss_rebuilt.h5"),
