@@ -71,15 +71,18 @@ def referenced_nodes(grid: TableGrid, X: np.ndarray, B_eq_nT: np.ndarray) -> np.
     :func:`interpolate_table` reads for these pairs: the four corners of each pair's cell,
     zero weights included (a corner of weight 0 still decides geometric or linear weights).
     Nodes no pair's cell touches never enter a profile, so a build need not compute them."""
-    X = np.asarray(X, float)
-    B = np.asarray(B_eq_nT, float)
-    ix, _ = _bracket(grid.X, X, log=True)
-    ib, _ = _bracket(grid.B_eq_nT, B, log=False)
-    nx, nb = grid.X.size, grid.B_eq_nT.size
-    ix1 = np.minimum(ix + 1, nx - 1)
-    ib1 = np.minimum(ib + 1, nb - 1)
+    ix, ix1, wx, ib, ib1, wb = _cells(grid, X, B_eq_nT)
+    nx = grid.X.size
     flat = np.concatenate([b_ * nx + x_ for b_ in (ib, ib1) for x_ in (ix, ix1)])
     return np.unique(flat)
+
+
+def _cells(grid: TableGrid, X, B_eq_nT):
+    """Each pair's table cell: lower and upper corner indices and weights in log X and B_eq."""
+    ix, wx = _bracket(grid.X, np.asarray(X, float), log=True)
+    ib, wb = _bracket(grid.B_eq_nT, np.asarray(B_eq_nT, float), log=False)
+    return (ix, np.minimum(ix + 1, grid.X.size - 1), wx,
+            ib, np.minimum(ib + 1, grid.B_eq_nT.size - 1), wb)
 
 
 def interpolate_table(grid: TableGrid, table: np.ndarray, X: np.ndarray,
@@ -88,13 +91,7 @@ def interpolate_table(grid: TableGrid, table: np.ndarray, X: np.ndarray,
 
     ``table`` has shape (nB, nX, n_alpha).  Returns (n_pairs, n_alpha).
     """
-    X = np.asarray(X, float)
-    B = np.asarray(B_eq_nT, float)
-    ix, wx = _bracket(grid.X, X, log=True)
-    ib, wb = _bracket(grid.B_eq_nT, B, log=False)
-    nx, nb = grid.X.size, grid.B_eq_nT.size
-    ix1 = np.minimum(ix + 1, nx - 1)
-    ib1 = np.minimum(ib + 1, nb - 1)
+    ix, ix1, wx, ib, ib1, wb = _cells(grid, X, B_eq_nT)
     corners = (table[ib, ix], table[ib, ix1], table[ib1, ix], table[ib1, ix1])
     weights = ((1 - wb) * (1 - wx), (1 - wb) * wx, wb * (1 - wx), wb * wx)
     lin = sum(w[:, None] * c for w, c in zip(weights, corners))
