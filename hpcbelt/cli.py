@@ -110,13 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     # the other commands live with their subpackages; each adds its own sub-parser
     from .aggregate import cli as aggregate_cli
+    from .aggregate.lejosne2023 import energies as drift_energies
     from .aggregate.watt2021 import sweep
     from .dxx import cli as dxx_cli
     from .examples import cli as examples_cli
     from . import runcheck
     from .slurm import cli as slurm_cli
 
-    for mod in (aggregate_cli, sweep, dxx_cli, slurm_cli, runcheck, examples_cli):
+    for mod in (aggregate_cli, sweep, drift_energies, dxx_cli, slurm_cli, runcheck, examples_cli):
         mod.register(sub)
     return parser
 

@@ -57,6 +57,8 @@ class Aggregator:
     ``options(args)``            options from the parsed command line (``args = None``: defaults);
                                  the object has ``memory_bytes`` and ``checksum``
     ``inspect(path)``            the run file's metadata (the study's run-file reader)
+    ``select(path, opts)``       optional, replaces ``inspect``: the part of the run file the options
+                                 pick (a drift study over energies: ``--energy-keV``)
     ``plan(run, opts)``          check the options against the run (rank 0; InputError)
     ``compute(run, plan, comm)`` the statistics, all ranks; the results on rank 0
     ``write_summary(path, run, plan, results, header)``   rank 0, ``header``: common root attributes
@@ -77,17 +79,18 @@ class Aggregator:
     figures: Ref
     report: Ref
     used: Ref
+    select: Ref = None
 
     def get(self, name: str):
         return resolve(getattr(self, name))
 
     @classmethod
-    def from_package(cls, package: str, *, title: str, inspect: Ref) -> "Aggregator":
+    def from_package(cls, package: str, *, title: str, inspect: Ref, select: Ref = None) -> "Aggregator":
         """The aggregator of a subpackage laid out like every aggregation subpackage:
         ``options.add_options``, ``options.options``, ``plan.plan``, ``compute.compute``,
         ``summary.write_summary``, ``figures.FIGURES``, ``report.report`` and ``report.used``
         (references only: nothing is imported until used).  ``inspect`` is the study's reader."""
-        return cls(name=package.rsplit(".", 1)[-1], title=title, inspect=inspect,
+        return cls(name=package.rsplit(".", 1)[-1], title=title, inspect=inspect, select=select,
                    add_options=f"{package}.options:add_options", options=f"{package}.options:options",
                    plan=f"{package}.plan:plan", compute=f"{package}.compute:compute",
                    write_summary=f"{package}.summary:write_summary", figures=f"{package}.figures:FIGURES",

@@ -53,6 +53,7 @@ MODULE_TIERS = {
     "aggregate/test_watt2021_options.py": "unit",
     "drift/test_beyond_paper.py": "accuracy",
     "drift/test_coefficients.py": "accuracy",
+    "drift/test_energies_study.py": "e2e",
     "drift/test_energy_scan.py": "accuracy",
     "drift/test_lmlt.py": "unit",
     "drift/test_mpi.py": "mpi",

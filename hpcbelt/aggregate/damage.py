@@ -47,6 +47,7 @@ class Item:
     group: str                 # what it is a member of: an experiment, "particles", "pde"
     index: int                 # its number in its group (member, permutation; 0 for a single item)
     skippable: bool = True     # False: a damaged one is always refused (the drift PDE)
+    where: str = ""            # the HDF5 group holding its layout ("" = the file; a drift energy group)
 
 
 @dataclass(frozen=True)

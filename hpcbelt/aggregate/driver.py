@@ -105,7 +105,7 @@ def aggregate_file(run_path, output=None, figures_dir=None, report=None, opts=No
         agg = studies.aggregator_for(kind, run_path)
         outs = _prepare_outputs(run_path, output, report, figures_dir, overwrite)
         o = _pick_options(agg, candidates)
-        run = agg.get("inspect")(run_path)
+        run = agg.get("select")(run_path, o) if agg.select else agg.get("inspect")(run_path)
         return kind, o, run, outs, files.stat(run_path)
 
     kind, opts, as_read, outs, stat0 = root_decides(comm, prepare)

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import constants as C
 from .. import output, parallel
-from ..particles import sequences
+from ..particles import diffusion, sequences
 from ..particles.tracker import ParticleExperiment, run_permutation
 from ..radial.solver import RadialDiffusion
 from . import runfile as rfl
@@ -145,7 +145,9 @@ class _Pde:
         return text
 
 
-def _run_perm(exp: ParticleExperiment, p: int, base, put) -> None:
+def _run_perm(exp: ParticleExperiment, p: int, base, put, ring=None) -> None:
+    """One permutation: its particles (and, with ``ring`` = (ring experiment, L0, n), its ring
+    particles under the same w), written through ``put``; the done flag last."""
     res = run_permutation(exp, p, base)
     order = sequences.permutation_indices(exp.seed, p, base.size).astype(np.int32)
     put(rfl.PART_F, (p, slice(None), slice(None), slice(None)), res["F"])
@@ -156,9 +158,54 @@ def _run_perm(exp: ParticleExperiment, p: int, base, put) -> None:
     if exp.keep_positions:
         positions = res["positions"]
         put(rfl.PART_POSITIONS, (p, slice(None), slice(None), slice(None)), positions)
+    ring_arrays = None
+    if ring is not None:
+        rexp, L0, n = ring
+        r = diffusion.run_ring(rexp, p, base, L0, n)
+        ring_arrays = [np.asarray(r["msd_v"], float), np.asarray(r["S"], float), np.asarray(r["moments"], float),
+                       np.int64(r["n_lost"]), np.float64(r["mean_w2"])]
+        for (name, _), a in zip(rfl.RING_DTYPES, ring_arrays):
+            put(name, (p,) + (slice(None),) * np.ndim(a), a)
     # the checksum of exactly what was put, then (last) the done flag
-    put(rfl.PART_CHECKSUM, (p, slice(None)), rfl.perm_digest(res["F"], res["probe_F"], res["number_in_grid"], order, positions))
+    put(rfl.PART_CHECKSUM, (p, slice(None)), rfl.perm_digest(res["F"], res["probe_F"], res["number_in_grid"], order,
+                                                             positions, ring=ring_arrays))
     put(rfl.PART_DONE, p, 1)
+
+
+def _prefixed(put, group: str):
+    """``put`` into an energy group (unchanged for a single-energy file)."""
+    if not group:
+        return put
+    return lambda name, sel, data: put(f"{group}/{name}", sel, data)
+
+
+def plan_energies(slices, size: int, todo) -> list:
+    """The work queues of a study over energies: items ``("pde", e, k0, k1)`` and ``("perm", e, p)``.
+
+    ``todo[e]`` = (pde_todo, perms, exp) of slice e.  Energies are dealt in order of falling
+    permutation cost (the longest items first balance best); each energy's PDE goes, cut as in
+    :func:`plan`, to the rank with the least estimated load (its chunks in order on that rank),
+    then its permutations one by one to the least loaded rank.  Changes no result, only the balance.
+    """
+    queues = [[] for _ in range(size)]
+    load = np.zeros(size)
+    cost = [costs(s, t[2]) for s, t in zip(slices, todo)]
+    for e in sorted(range(len(slices)), key=lambda e: -cost[e][1]):
+        st, (pde_todo, perms, _) = slices[e], todo[e]
+        pde_cost, perm_cost = cost[e]
+        if pde_todo:
+            n_frames = st.out_t.size
+            n_chunks = (n_frames if not perms or perm_cost <= 0
+                        else int(np.clip(round(pde_cost / perm_cost), 1, n_frames)))
+            r = int(np.argmin(load))
+            for ks in np.array_split(np.arange(n_frames), n_chunks):
+                queues[r].append(("pde", e, int(ks[0]), int(ks[-1]) + 1))
+            load[r] += pde_cost
+        for p in perms:
+            r = int(np.argmin(load))
+            queues[r].append(("perm", e, int(p)))
+            load[r] += max(perm_cost, 1e-9)
+    return queues
 
 
 def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = None) -> None:
@@ -168,43 +215,69 @@ def run(study: Study, comm, out_path, quiet: bool = False, done: dict | None = N
     place: finished permutations are kept, the PDE is recomputed unless done (a finished item
     whose checksum no longer matches counts as not done); the datasets end
     up bitwise identical to an uninterrupted run.  Raises RunInterrupted after leaving the file
-    consistent if a stop signal arrives.
+    consistent if a stop signal arrives.  A study over energies runs every energy's PDE and
+    permutations in the same rounds, each into its group (:func:`plan_energies`).
     """
     rank, size = comm.Get_rank(), comm.Get_size()
-    exp = experiment(study) if study.particles_on else None
-    P = study.n_perm
+    slices = study.slices()
+    multi = study.over_energies
     if done is None:
-        pde_todo, perms = True, list(range(P))
+        dones = [None] * len(slices)
+    elif multi:
+        dones = [{k[len(st.group) + 1:]: v for k, v in done.items() if k.startswith(st.group + "/")} for st in slices]
     else:
-        pde_todo = not bool(np.all(done["pde"]))
-        perms = [p for p in range(P) if not done["particles"][p]] if exp is not None else []
-    queues = plan(study, size, pde_todo, perms, exp)
-    base = exp.base_sequence() if exp is not None else None
+        dones = [done]
+    todo, rings = [], []
+    for st, dn in zip(slices, dones):
+        exp = experiment(st) if st.particles_on else None
+        P = st.n_perm
+        if dn is None:
+            pde_todo, perms = True, list(range(P))
+        else:
+            pde_todo = not bool(np.all(dn["pde"]))
+            perms = [p for p in range(P) if not dn["particles"][p]] if exp is not None else []
+        todo.append((pde_todo, perms, exp))
+        n_ring = st.particles.ring_per_permutation if exp is not None else 0
+        rings.append((diffusion.ring_experiment(exp), st.physics.L_energy, n_ring) if n_ring else None)
+    if multi:
+        queues = plan_energies(slices, size, todo)
+        layout = rfl.layout_energies(slices, [t[2] for t in todo])
+    else:
+        pde_todo, perms, exp = todo[0]
+        queues = [[(it[0], 0, *it[1:]) for it in q] for q in plan(study, size, pde_todo, perms, exp)]
+        layout = rfl.layout(study, exp)
+    bases = [t[2].base_sequence() if t[2] is not None else None for t in todo]
     # Signals are caught from before the file is created (``hpcbelt run`` catches them from its
     # start; this covers direct callers): one arriving while the layout is written (seconds for
     # a big study) stops the run before its first round, with the file complete.
     with parallel.StopRequests():
         rf = output.RunFile.open_run(out_path, comm, resume=done is not None, kind=rfl.KIND, study=study,
-                                     layout_version=rfl.LAYOUT_VERSION, layout=rfl.layout(study, exp),
+                                     layout_version=rfl.LAYOUT_VERSION, layout=layout,
                                      K_per_s=study.K_per_s, earth_rotation_rad_per_s=C.EARTH_ROTATION_RAD_PER_S,
                                      noise=study.physics.noise, coefficients=study.physics.coefficients,
                                      **({} if study.physics.correlation_s is None
                                         else {"correlation_s": study.physics.correlation_s}))
-        state = {"pde": None, "budget": None}
+        puts = [_prefixed(rf.put, st.group) for st in slices]
+        pdes, budgets = {}, {}
 
         def work(item):
+            e = item[1]
             if item[0] == "pde":
-                pde = state["pde"] = state["pde"] or _Pde(study, rf.put)
-                pde.frames(item[1], item[2])
-                if item[2] == study.out_t.size:
-                    state["budget"] = pde.finish()
+                pde = pdes[e] = pdes.get(e) or _Pde(slices[e], puts[e])
+                pde.frames(item[2], item[3])
+                if item[3] == slices[e].out_t.size:
+                    budgets[e] = pde.finish()
             else:
-                _run_perm(exp, item[1], base, rf.put)
+                _run_perm(todo[e][2], item[2], bases[e], puts[e], rings[e])
 
         rounds = parallel.run_rounds(comm, queues, work, label="drift study", quiet=quiet, hub=rf.hub,
                                      after_item=rf.item_finished)
-    budget = state["budget"]
-    if rank == 0 and budget is None and not pde_todo:
+    if multi:
+        # each energy's PDE budget is in its group's pde/budget_json (no root attribute)
+        rf.finish(rounds, "work items", note=f" ({len(slices)} energies)")
+        return
+    budget = budgets.get(0)
+    if rank == 0 and budget is None and not todo[0][0]:
         budget = rfl.read_budget(rf.h5)                    # done by an earlier run
     budget = comm.bcast(budget, root=0)
     note = f" (PDE {'done' if budget is not None else 'to be recomputed'})"

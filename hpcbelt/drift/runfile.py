@@ -30,6 +30,20 @@ Layout version 3 (dataset names are a contract with users, job templates and the
     /particles/perm_checksum        (perm, 32) u1              sha256 of what the permutation wrote (layout 3)
     /particles/perm_done            (perm,) u1                 1 once the permutation is written
     /particles/positions            (perm, N, time, 2) f4      X, Y [R_E] (only with keep_positions)
+    /particles/ring/...             ring particles, only with [particles] ring_per_permutation > 0:
+        time_s (n_up,), lag_s (n_lag,), mlt_bin_h (n_bins,)    s, s, h: dimension scales
+        msd_v (perm, n_up)                                     ring mean of (v*(t) - v*(0))^2, v = 1/L*^2
+        S (perm, n_lag)                                        structure function of v* (mean over ring, t)
+        moments (perm, n_bins, 6)                              per mid-interval MLT bin sums of count,
+                                                               dL/L^3, (dL/L^3)^2, dphi/L^2, (dphi/L^2)^2,
+                                                               dL dphi/L^5 (hpcbelt.particles.diffusion)
+        n_lost (perm,) i8, mean_w2 (perm,) V^2/m^2             ring particles lost; mean w^2 of the permutation
+
+A study over energies (``[physics] energy_keV`` a list): the root holds ``/energy_keV`` (the
+energies, a dimension scale) and one group ``/E<energy>keV`` per energy (group attributes
+``energy_keV``, ``energy_index``, ``K_per_s``, ``dt_max_s``), each holding the whole layout above
+(``/E3000keV/pde/F``, ``/E3000keV/particles/perm_done``, ...).  The root attributes are those of
+a single-energy file.  Functions below take ``h5`` as the file or such a group.
 
 Root attributes: those of every run file (:func:`hpcbelt.output.run_attrs`), ``K_per_s``
 (the paper's K, Eq. 12, 1/s), ``earth_rotation_rad_per_s``, ``noise``, ``coefficients`` and
@@ -108,6 +122,19 @@ PART_PERMUTATION = "particles/permutation"
 PART_DONE = "particles/perm_done"
 PART_CHECKSUM = "particles/perm_checksum"
 PART_POSITIONS = "particles/positions"
+# ring particles (only with [particles] ring_per_permutation > 0): the measured D_LL (issue 15)
+PART_RING = "particles/ring"
+RING_TIME = "particles/ring/time_s"
+RING_LAG = "particles/ring/lag_s"
+RING_MLT = "particles/ring/mlt_bin_h"
+RING_MSD = "particles/ring/msd_v"
+RING_S = "particles/ring/S"
+RING_MOMENTS = "particles/ring/moments"
+RING_LOST = "particles/ring/n_lost"
+RING_W2 = "particles/ring/mean_w2"
+
+# a study over energies: one group per energy, each with the layout above
+ENERGY = "energy_keV"
 
 BUDGET_ATTR = "pde_budget_json"
 
@@ -207,8 +234,82 @@ def layout(study, exp=None):
             if exp.keep_positions:
                 pos = alloc(h5, PART_POSITIONS, (P, exp.per_permutation, s["n_rec"], 2), "f4", np.nan)
                 output.units(pos, "R_E", "X = L cos(phi), Y = L sin(phi) (X towards midnight); NaN once escaped")
+            n_ring = study.particles.ring_per_permutation
+            if n_ring:
+                _ring_layout(h5, ring_shape(exp), P, n_ring, study.physics.L_energy)
 
     return make
+
+
+def ring_shape(exp) -> dict:
+    """The ring measurement's coordinates for the particle experiment ``exp``: ``time_s``
+    (the update times but the last), ``lag_s`` and ``mlt_bin_h``."""
+    from ..particles import diffusion
+
+    ring = diffusion.ring_experiment(exp)
+    n_up = ring.sched["n_updates"]
+    lags = diffusion.lag_steps(n_up)
+    nb = diffusion.N_MLT_BINS
+    return {"time_s": ring.sched["time_s"][:n_up], "lag_s": ring.update_s * lags,
+            "mlt_bin_h": (np.arange(nb) + 0.5) * (24.0 / nb)}
+
+
+def _ring_layout(h5, shape: dict, P: int, n_ring: int, L0: float) -> None:
+    from ..particles import diffusion
+
+    alloc = output.preallocated
+    g = h5.create_group(PART_RING)
+    g.attrs["L0"] = float(L0)
+    g.attrs["ring_per_permutation"] = int(n_ring)
+    g.attrs["description"] = ("ring particles started on L0 at stratified drift phases, driven by each permutation's "
+                              "w and recorded at every update of w: the measured D_LL (hpcbelt.particles.diffusion)")
+    output.scale(h5, RING_TIME, shape["time_s"], "s", "ring recording times (every update of w but the last)")
+    output.scale(h5, RING_LAG, shape["lag_s"], "s", "lags of the structure function")
+    output.scale(h5, RING_MLT, shape["mlt_bin_h"], "h", "mid-interval MLT bin centres of the Eq. 11 moments")
+    nt, nl, nb = (shape[k].size for k in ("time_s", "lag_s", "mlt_bin_h"))
+    specs = ((RING_MSD, (P, nt), "f8", np.nan, "1", "ring mean of (v*(t) - v*(0))^2, v* = 1/L*^2 (guiding shell)",
+              (PART_PERM, RING_TIME)),
+             (RING_S, (P, nl), "f8", np.nan, "1", "structure function <(v*(t + lag) - v*(t))^2> over the ring and t",
+              (PART_PERM, RING_LAG)),
+             (RING_MOMENTS, (P, nb, len(diffusion.MOMENTS)), "f8", np.nan, "1",
+              "per MLT bin sums of " + ", ".join(diffusion.MOMENTS) + " (L in R_E, phi in rad) over every update "
+              "interval and ring particle", (PART_PERM, RING_MLT)),
+             (RING_LOST, (P,), "i8", -1, "1", "ring particles that left (beyond L_escape)", (PART_PERM,)),
+             (RING_W2, (P,), "f8", np.nan, "V^2/m^2", "mean of w^2 over the permutation's sequence", (PART_PERM,)))
+    for name, shp, dt, fill, unit, doc, dims in specs:
+        d = output.units(alloc(h5, name, shp, dt, fill), unit, doc + "; unset until the permutation is done")
+        for i, sc in enumerate(dims):
+            d.dims[i].attach_scale(h5[sc])
+    h5[RING_MOMENTS].attrs["columns"] = ",".join(diffusion.MOMENTS)
+
+
+def layout_energies(slices, exps):
+    """``make(h5)`` for a study over energies: ``/energy_keV`` and one group per slice (the
+    single-energy :func:`layout` inside it).  ``slices`` from :meth:`Study.slices`, ``exps``
+    their particle experiments (None without particles)."""
+    makers = [layout(s, e) for s, e in zip(slices, exps)]
+
+    def make(h5):
+        output.scale(h5, ENERGY, np.array([s.physics.energy_keV for s in slices]), "keV",
+                     "electron kinetic energy at L_energy of each group E<energy>keV")
+        for s, mk in zip(slices, makers):
+            g = h5.create_group(s.group)
+            g.attrs["energy_keV"] = s.physics.energy_keV
+            g.attrs["energy_index"] = s.energy_index
+            g.attrs["K_per_s"] = s.K_per_s
+            g.attrs["dt_max_s"] = s.particles.dt_max_s
+            g.attrs["drift_period_s_at_L_energy"] = float(2 * np.pi / abs(s.physics.omega_rad_per_s(s.physics.L_energy)))
+            mk(g)
+
+    return make
+
+
+def groups(h5) -> list:
+    """The energy groups of a run file, in energy order ([] for a single-energy file)."""
+    if ENERGY not in h5:
+        return []
+    names = [n for n in h5 if n.startswith("E") and n.endswith("keV") and "energy_index" in h5[n].attrs]
+    return sorted(names, key=lambda n: int(h5[n].attrs["energy_index"]))
 
 
 # ------------------------------------------------------------------------------------------
@@ -232,11 +333,17 @@ class PdeDigest:
         return self._d.value()
 
 
-def perm_digest(F, probe_F, number, permutation, positions=None) -> np.ndarray:
-    """The checksum of one permutation: its arrays in the dtypes of their datasets."""
+RING_DTYPES = ((RING_MSD, "f8"), (RING_S, "f8"), (RING_MOMENTS, "f8"), (RING_LOST, "i8"), (RING_W2, "f8"))
+
+
+def perm_digest(F, probe_F, number, permutation, positions=None, ring=None) -> np.ndarray:
+    """The checksum of one permutation: its arrays in the dtypes of their datasets (then, with
+    ring particles, ``ring`` = the arrays of :data:`RING_DTYPES` in that order)."""
     pairs = [(F, "f4"), (probe_F, "f8"), (number, "f8"), (permutation, "i4")]
     if positions is not None:
         pairs.append((positions, "f4"))
+    if ring is not None:
+        pairs += [(a, dt) for a, (_, dt) in zip(ring, RING_DTYPES)]
     return integrity.digest(pairs)
 
 
@@ -281,15 +388,20 @@ def perm_problem(h5, p: int) -> str | None:
     its F (a count of particles) is finite and >= 0 and its series finite."""
     arrays = [h5[n][p] for n in (PART_F, PART_PROBE_F, PART_NUMBER)]
     found = []
+    ring = [h5[n][p] for n, _ in RING_DTYPES] if PART_RING in h5 else None
     if PART_CHECKSUM in h5:
         pos = h5[PART_POSITIONS][p] if PART_POSITIONS in h5 else None
         why = _checksum_problem(h5[PART_CHECKSUM][p],
-                                lambda: perm_digest(*arrays, h5[PART_PERMUTATION][p], positions=pos))
+                                lambda: perm_digest(*arrays, h5[PART_PERMUTATION][p], positions=pos, ring=ring))
         if why:
             found.append(why)
     found += [q for q in (integrity.value_problem(arrays[0], PART_F, True),
                           integrity.value_problem(arrays[1], PART_PROBE_F, False),
                           integrity.value_problem(arrays[2], PART_NUMBER, False)) if q]
+    if ring is not None:
+        found += [q for q in (integrity.value_problem(ring[0], RING_MSD, True),
+                              integrity.value_problem(ring[1], RING_S, True),
+                              integrity.value_problem(ring[2], RING_MOMENTS, False)) if q]
     return "; ".join(found) or None
 
 
@@ -305,24 +417,35 @@ def restart_state(study, path) -> dict:
     (InputError) when the file is not a drift-diffusion run, was written by another hpcbelt
     version or file layout, or by a study whose validated configuration differs in any key
     (the checks shared with every study kind: :func:`hpcbelt.output.restart_file`).
+
+    A study over energies: the same per energy group, ``{"E50keV/pde": ..., "E50keV/particles": ...}``.
     """
     with output.restart_file(path, KIND, "drift-diffusion", LAYOUT_VERSION, study.doc,
                              inputs=study.input_files(), schema=study.schema) as fh:
         try:
-            done = {"pde": np.array([fh[PDE_DONE][()]], bool)}
-            if study.particles_on:
-                done["particles"] = np.asarray(fh[PART_DONE][()], bool)
-            # a finished item whose data changed since it was written is computed again
-            # (deterministic: the same values an undamaged file holds), one line per item
-            if done["pde"][0]:
-                _redo_if_damaged(path, done["pde"], 0, "PDE", pde_problem(fh))
-            for p in np.flatnonzero(done.get("particles", np.zeros(0, bool))):
-                _redo_if_damaged(path, done["particles"], p, f"permutation {int(p)}", perm_problem(fh, int(p)))
+            if study.over_energies:
+                return {f"{s.group}/{k}": v for s in study.slices()
+                        for k, v in _restart_done(s, fh[s.group], path, f"{s.group}: ").items()}
+            return _restart_done(study, fh, path, "")
         except (KeyError, OSError, RuntimeError) as exc:
             raise InputError(f"restart file {path}: damaged run file ({exc})") from None
+
+
+def _restart_done(study, h5, path, where: str) -> dict:
+    """What is done in one single-energy layout ``h5`` (the file or an energy group)."""
+    done = {"pde": np.array([h5[PDE_DONE][()]], bool)}
+    if study.particles_on:
+        done["particles"] = np.asarray(h5[PART_DONE][()], bool)
+    # a finished item whose data changed since it was written is computed again
+    # (deterministic: the same values an undamaged file holds), one line per item
+    if done["pde"][0]:
+        _redo_if_damaged(path, done["pde"], 0, f"{where}PDE", pde_problem(h5))
+    for p in np.flatnonzero(done.get("particles", np.zeros(0, bool))):
+        _redo_if_damaged(path, done["particles"], p, f"{where}permutation {int(p)}", perm_problem(h5, int(p)))
     P = study.particles.permutations
     if study.particles_on and done["particles"].shape != (P,):
-        raise InputError(f"restart file {path}: {PART_DONE} has shape {done['particles'].shape}, expected ({P},)")
+        raise InputError(f"restart file {path}: {where}{PART_DONE} has shape {done['particles'].shape}, "
+                         f"expected ({P},)")
     return done
 
 
@@ -336,17 +459,21 @@ def verify(path) -> integrity.Report:
     """Check a whole drift-diffusion run file: layout, done flags 0/1, the PDE when done and
     every finished permutation (:func:`pde_problem`, :func:`perm_problem`).  InputError when it
     is not a readable drift-diffusion run file."""
-    run = inspect(path)
-    rep = integrity.Report(str(path), KIND, int(run.root.get("layout_version", -1)))
+    runs = [inspect(path, energy_keV=E) for E in energies(path)] or [inspect(path)]
+    rep = integrity.Report(str(path), KIND, int(runs[0].root.get("layout_version", -1)))
     if rep.layout_version < 3:
         rep.notes.append(f"{path}: layout {rep.layout_version}: not checksummed; only the values of finished "
                          f"items were checked (finite, F >= 0)")
     with output.open_h5(path) as h5:
         checks = []
-        if run.pde_done:
-            checks.append(("PDE", lambda: pde_problem(h5)))
-        if run.particles is not None:
-            checks += [(f"permutation {int(p)}", lambda p=int(p): perm_problem(h5, p)) for p in run.particles["done"]]
+        for run in runs:
+            g = h5[run.group] if run.group else h5
+            at = f"{run.group}: " if run.group else ""
+            if run.pde_done:
+                checks.append((f"{at}PDE", lambda g=g: pde_problem(g)))
+            if run.particles is not None:
+                checks += [(f"{at}permutation {int(p)}", lambda p=int(p), g=g: perm_problem(g, p))
+                           for p in run.particles["done"]]
         for what, check in checks:
             rep.checked += 1
             try:
@@ -381,11 +508,48 @@ class DriftRun:
     pde_done: bool
     has_radial: bool
     particles: dict | None                  # time_s, L_grid, mlt_h, n_perm, done (indices)
+    group: str = ""                         # a study over energies: the energy group read ("" otherwise)
+    energy_keV: float | None = None         # ... and its energy
+    ring: dict | None = None                # the ring measurement's coordinates and attributes, if any
+
+    def base(self, h5):
+        """The file's object holding this run's layout: the file, or its energy group."""
+        return h5[self.group] if self.group else h5
 
 
-def inspect(path) -> DriftRun:
-    """Check the layout of a drift-diffusion run file and list finished permutations."""
-    return output.read_metadata(path, _inspect)
+def energies(path) -> list:
+    """The energies [keV] of a run file of a study over energies ([] for a single-energy file)."""
+    def read(h5, where):
+        return [float(h5[g].attrs["energy_keV"]) for g in groups(h5)]
+    return output.read_metadata(path, read)
+
+
+def inspect(path, energy_keV: float | None = None) -> DriftRun:
+    """Check the layout of a drift-diffusion run file and list finished permutations.
+
+    A file of a study over energies holds one layout per energy: ``energy_keV`` picks it
+    (InputError naming the energies of the file when it is missing or not one of them)."""
+    def read(h5, where):
+        names = groups(h5)
+        if not names:
+            if energy_keV is not None:
+                raise InputError(f"{where}: --energy-keV {energy_keV:g}: this run file is of a single-energy study "
+                                 f"(leave the option out)")
+            return _inspect(h5, where)
+        have = {float(h5[n].attrs["energy_keV"]): n for n in names}
+        listing = ", ".join(f"{E:g}" for E in have)
+        if energy_keV is None:
+            raise InputError(f"{where}: a study over energies ({listing} keV): name one with --energy-keV, or compare "
+                             f"them all with 'hpcbelt aggregate-energies'")
+        match = [n for E, n in have.items() if abs(E - energy_keV) <= 1e-9 * max(abs(E), 1.0)]
+        if not match:
+            raise InputError(f"{where}: --energy-keV {energy_keV:g}: not an energy of this run file "
+                             f"(it holds {listing} keV)")
+        run = _inspect(h5[match[0]], where, root_h5=h5)
+        run.group, run.energy_keV = match[0], float(h5[match[0]].attrs["energy_keV"])
+        run.root["K_per_s"] = float(h5[match[0]].attrs["K_per_s"])
+        return run
+    return output.read_metadata(path, read)
 
 
 def dataset(h5, name, where, shape=None):
@@ -401,14 +565,15 @@ def dataset(h5, name, where, shape=None):
     return d
 
 
-def _inspect(h5, where) -> DriftRun:
+def _inspect(h5, where, root_h5=None) -> DriftRun:
+    top = h5 if root_h5 is None else root_h5       # the root attributes are the file's
     for name in h5:
         output.check_text(name, f"{where}: object name {ascii(name)}")
-    layout_version = int(h5.attrs.get("layout_version", -1))
+    layout_version = int(top.attrs.get("layout_version", -1))
     if layout_version not in READABLE_LAYOUTS:
         raise InputError(f"{where}: layout_version = {layout_version}; this aggregator reads drift-diffusion "
                          f"layouts {', '.join(map(str, READABLE_LAYOUTS))}")
-    root = output.read_root_attrs(h5, ROOT_ATTRS, where)
+    root = output.read_root_attrs(top, ROOT_ATTRS, where)
     t = dataset(h5, TIME, where)[()].astype(float)
     L = dataset(h5, PDE_L, where)[()].astype(float)
     mlt = dataset(h5, PDE_MLT, where)[()].astype(float)
@@ -443,8 +608,15 @@ def _inspect(h5, where) -> DriftRun:
             raise InputError(f"{where}: {PART_DONE} holds values other than 0 and 1")
         parts = {"time_s": pt, "L_grid": pL, "mlt_h": pm, "n_perm": int(P),
                  "done": np.flatnonzero(done == 1).astype(np.int64)}
+    ring = None
+    if PART_RING in h5:
+        ring = {k: dataset(h5, n, where)[()].astype(float) for k, n in
+                (("time_s", RING_TIME), ("lag_s", RING_LAG), ("mlt_bin_h", RING_MLT))}
+        ring.update(L0=float(h5[PART_RING].attrs["L0"]), n=int(h5[PART_RING].attrs["ring_per_permutation"]))
+        dataset(h5, RING_MSD, where, (parts["n_perm"], ring["time_s"].size))
+        dataset(h5, RING_S, where, (parts["n_perm"], ring["lag_s"].size))
     return DriftRun(path=where, root=root, time_s=t, L_grid=L, L_edges=edges, mlt_h=mlt, cell_measure=meas,
-                    probes=probes, pde_done=pde_done, has_radial=has_radial, particles=parts)
+                    probes=probes, pde_done=pde_done, has_radial=has_radial, particles=parts, ring=ring)
 
 
 def _finite(arr, what, path):
@@ -455,6 +627,7 @@ def _finite(arr, what, path):
 def read_pde_frames(h5, run: DriftRun, t0: int, t1: int) -> np.ndarray:
     """The PDE's F at output times t0..t1-1, (t1 - t0, n_L, n_mlt) float64, checked finite."""
     F = np.empty((t1 - t0, run.L_grid.size, run.mlt_h.size))
+    h5 = run.base(h5)
     try:
         h5[PDE_F].read_direct(F, source_sel=np.s_[t0:t1])
     except (OSError, RuntimeError, ValueError, KeyError) as exc:
@@ -467,6 +640,7 @@ def read_pde_frames(h5, run: DriftRun, t0: int, t1: int) -> np.ndarray:
 def read_pde_series(h5, run: DriftRun) -> dict:
     """The PDE's probe series ``probe_F`` (probe, time) and, with the radial solver, its ``radial_F``
     (time, L); checked finite."""
+    h5 = run.base(h5)
     out = {"probe_F": h5[PDE_PROBE_F][()]}
     _finite(out["probe_F"], PDE_PROBE_F, run.path)
     if run.has_radial:
@@ -484,6 +658,7 @@ def read_particle_block(h5, run: DriftRun, t0: int, t1: int, l0: int, l1: int, s
     is an InputError naming it.
     """
     p = run.particles
+    h5 = run.base(h5)
     idx = p["done"]
     F = np.empty((idx.size, t1 - t0, l1 - l0, p["mlt_h"].size), np.float32)
     probe = np.empty((idx.size, len(run.probes), t1 - t0)) if series else None
@@ -506,3 +681,23 @@ def read_particle_block(h5, run: DriftRun, t0: int, t1: int, l0: int, l1: int, s
             raise InputError(f"{run.path}: {what}: permutation {int(idx[bad])} is marked finished (perm_done = 1) "
                              f"but holds non-finite values: corrupted run file")
     return F, probe, num
+
+
+def read_ring(h5, run: DriftRun) -> dict:
+    """The ring measurement of the finished permutations (``run.ring`` must be set): ``msd_v``
+    (n_done, n_t), ``S`` (n_done, n_lag), ``moments`` (n_done, n_bins, 6), ``n_lost`` and
+    ``mean_w2`` (n_done,), with the coordinates ``time_s``, ``lag_s``, ``mlt_bin_h``; checked finite."""
+    if run.ring is None:
+        raise InputError(f"{run.path}{': ' + run.group if run.group else ''}: no ring particles in this run "
+                         f"(run the study with [particles] ring_per_permutation > 0)")
+    g = run.base(h5)
+    idx = run.particles["done"]
+    out = dict(run.ring)
+    try:
+        for key, (name, _) in zip(("msd_v", "S", "moments", "n_lost", "mean_w2"), RING_DTYPES):
+            out[key] = g[name][()][idx]
+    except (OSError, RuntimeError, ValueError, KeyError) as exc:
+        raise InputError(f"{run.path}: cannot read {PART_RING}: {exc} (truncated or corrupted file?)") from None
+    for key in ("msd_v", "S", "moments"):
+        _finite(out[key], f"{PART_RING}/{key}", run.path)
+    return out

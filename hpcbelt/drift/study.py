@@ -10,12 +10,19 @@ Contract keys: ``kind``, ``seed``; ``[physics]`` ``W_mV_per_m``, ``update_s``, `
 ``duration_h``, ``output_every_s``; ``[initial]`` ``kind`` (``injection``, ``gaussian_L`` with
 ``L0`` and ``width``, ``file`` with ``path``); ``[particles]`` ``permutations``,
 ``per_permutation``, ``duration_h``; ``[radial]`` ``enabled``.
+
+A study over energies (issue 15): ``[physics] energy_keV`` a list.  The whole study (PDE, radial
+solver, particles) runs at each energy, with the same permutations of the same w; the run file
+holds one group ``E<energy>keV`` per energy, each with the single-energy layout
+(:mod:`hpcbelt.drift.runfile`).  :meth:`Study.slices` gives the single-energy studies; with
+``[particles] max_drift_angle_per_step_rad`` each picks the RK4 step that resolves its drift.
+A scalar ``energy_keV`` is the single-energy study and layout, unchanged.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +48,19 @@ def within(name: str, lo: float, hi: float, *, above: bool = False, unit: str = 
         return f"expected {lo:g} {op} {name} <= {hi:g}{unit}"
 
     return check
+
+
+def each(check):
+    """A schema check applied to a number or to every number of a list."""
+
+    def check_all(v):
+        for x in (v if isinstance(v, list) else [v]):
+            problem = check(x)
+            if problem:
+                return problem
+        return None
+
+    return check_all
 
 
 def _L(name: str):
@@ -92,8 +112,10 @@ SCHEMA = {
                             "the spectral density of w at each L's drift frequency, W^2 T sinc^2(Omega T / 2) "
                             "or 2 W^2 tau_c / (1 + Omega^2 tau_c^2) (hpcbelt.drift.coefficients); for the PDE "
                             "and the radial solver", choices=co.COEFFICIENTS),
-        "energy_keV": Key("float", 200.0, "keV", "electron kinetic energy at L_energy (fixes the first invariant)",
-                          check=within("energy_keV", 1e-3, 1e7, unit=" keV")),
+        "energy_keV": Key("float_or_list", 200.0, "keV", "electron kinetic energy at L_energy (fixes the first "
+                          "invariant): one value, or a list of strictly increasing energies (a study over energies: "
+                          "the whole study at each energy, one run-file group E<energy>keV per energy)",
+                          check=each(within("energy_keV", 1e-3, 1e7, unit=" keV"))),
         "L_energy": Key("float", 3.0, "", "L where energy_keV is given", check=_L("L_energy")),
         "corotation": Key("bool", True, doc="include corotation in the drift frequency"),
         # the pitch-angle study's range: any magnetised planet
@@ -184,6 +206,19 @@ SCHEMA = {
                         check=within("L_escape", 1.0, 1e3, above=True)),
         "keep_positions": Key("bool", False, doc="store raw trajectories particles/positions [perm, N, time, 2] "
                                                  "(X, Y in Earth radii; large)"),
+        # issue 15: the RK4 step that resolves the drift, energy by energy
+        "max_drift_angle_per_step_rad": Key("float", optional=True, unit="rad", doc="if set, the RK4 step is also at "
+                                            "most this angle of the drift at L_energy: min(dt_max_s, angle / Omega), "
+                                            "4 significant digits (0.2 keeps the RK4 amplitude loss below 1e-6 per "
+                                            "step; needed where the drift period is minutes)",
+                                            check=within("max_drift_angle_per_step_rad", 1e-4, 3.0, above=True,
+                                                         unit=" rad")),
+        "ring_per_permutation": Key("int", 0, doc="ring particles per permutation for the measured D_LL (issue 15): "
+                                                  "started on L = L_energy at stratified drift phases, driven by the "
+                                                  "permutation's w, recorded at every update of w "
+                                                  "(hpcbelt.particles.diffusion); 0 = none",
+                                    check=lambda v: None if v == 0 or 2 <= v <= MAX_PARTICLES
+                                    else f"expected 0 (none) or 2 <= ring_per_permutation <= {MAX_PARTICLES:g}"),
     },
 }
 
@@ -274,6 +309,8 @@ class Particles:
     coarsen_mlt: int
     L_escape: float
     keep_positions: bool
+    max_drift_angle_per_step_rad: float | None = None
+    ring_per_permutation: int = 0
 
 
 @dataclass(frozen=True)
@@ -308,6 +345,35 @@ class Study:
     radial: Radial
     particles: Particles
     overrides: tuple = ()
+    energies_keV: tuple = ()     # a study over energies: its energies [keV]; () for one energy
+    group: str = ""              # one energy of a study over energies: its run-file group ("" otherwise)
+
+    @property
+    def over_energies(self) -> bool:
+        """True for a study over energies (``[physics] energy_keV`` a list), not for one of its slices."""
+        return bool(self.energies_keV) and not self.group
+
+    def slices(self) -> list:
+        """The single-energy studies this study runs: itself for one energy; for a study over
+        energies one per energy (:meth:`at_energy`), in the order of ``energies_keV``."""
+        if not self.over_energies:
+            return [self]
+        return [self.at_energy(k) for k in range(len(self.energies_keV))]
+
+    def at_energy(self, k: int):
+        """The study at its ``k``-th energy: physics.energy_keV that energy, the particles' RK4
+        step chosen for it (``max_drift_angle_per_step_rad``), ``group`` its run-file group."""
+        E = float(self.energies_keV[k])
+        ph = replace(self.physics, energy_keV=E)
+        pa = replace(self.particles, dt_max_s=rk4_step_s(ph, self.particles))
+        return replace(self, physics=ph, particles=pa, group=energy_group(E))
+
+    @property
+    def energy_index(self) -> int:
+        """The index of this slice's energy in ``energies_keV`` (-1 for a study of one energy)."""
+        if not self.group:
+            return -1
+        return [energy_group(E) for E in self.energies_keV].index(self.group)
 
     @property
     def schema(self) -> dict:
@@ -376,6 +442,36 @@ class Study:
                 return lambda L: co.drift_averaged_D_LL_per_s(L, K)
             return lambda L: co.drift_averaged_D_LL_per_s(L, ph.K_of_omega(ph.omega_rad_per_s(L)))
         return lambda L: co.power_law_D_LL_per_s(L, r.D0_per_day, r.power)
+
+
+def energy_group(energy_keV: float) -> str:
+    """The run-file group of one energy of a study over energies: ``E<energy>keV`` (6 significant
+    digits, e.g. ``E50keV``, ``E3000keV``, ``E0.5keV``)."""
+    return f"E{float(energy_keV):g}keV"
+
+
+def rk4_step_s(physics: Physics, particles: Particles) -> float:
+    """The particles' largest RK4 step [s] at ``physics``' energy: ``dt_max_s``, or with
+    ``max_drift_angle_per_step_rad`` = A, min(dt_max_s, A / Omega(L_energy)) to 4 significant
+    digits (Omega the unperturbed drift frequency, corotation included when it is on)."""
+    A = particles.max_drift_angle_per_step_rad
+    if A is None:
+        return particles.dt_max_s
+    omega = abs(float(physics.omega_rad_per_s(physics.L_energy)))
+    dt = particles.dt_max_s if omega == 0.0 else min(particles.dt_max_s, A / omega)
+    return float(f"{dt:.4g}")
+
+
+def _energies(value, src: str) -> tuple:
+    """() for one energy; the checked energies of a study over energies."""
+    if not isinstance(value, list):
+        return ()
+    labels = [energy_group(v) for v in value]
+    if any(b <= a for a, b in zip(value, value[1:])) or len(set(labels)) != len(labels):
+        raise InputError(f"{src}: physics.energy_keV: expected strictly increasing energies that differ in their "
+                         f"first 6 significant digits (they name the run-file groups), got "
+                         f"[{', '.join(f'{v:g}' for v in value)}] keV")
+    return tuple(float(v) for v in value)
 
 
 def _divides(total, step, where):
@@ -540,16 +636,25 @@ def load_study(source: StudyFile | str | Path, overrides: list[str] | None = Non
             raise InputError(f"{src}: particles.coarsen_L/coarsen_mlt: ({p['coarsen_L']}, {p['coarsen_mlt']}) must "
                              f"divide the grid size ({grid.n_L}, {grid.n_mlt})")
 
+    if p["ring_per_permutation"] and not p["enabled"]:
+        raise InputError(f"{src}: particles.ring_per_permutation: the ring particles are driven by the "
+                         f"permutations' w, so particles.enabled must be true")
+
     ph = doc["physics"]
+    energies = _energies(ph["energy_keV"], src)
+    physics = Physics(ph["W_mV_per_m"], ph["update_s"], energies[0] if energies else ph["energy_keV"],
+                      ph["L_energy"], ph["corotation"], R_E_m=ph["earth_radius_km"] * 1e3, B_E_nT=ph["B_E_nT"],
+                      noise=ph["noise"], correlation_s=ph["correlation_s"], coefficients=ph["coefficients"])
+    particles = Particles(p["enabled"], p["permutations"], p["per_permutation"], p["duration_h"] * 3600.0,
+                          p["dt_max_s"], p["coarsen_L"], p["coarsen_mlt"], p["L_escape"], p["keep_positions"],
+                          p["max_drift_angle_per_step_rad"], p["ring_per_permutation"])
+    if not energies:              # one energy: its RK4 step now (a study over energies: per slice)
+        particles = replace(particles, dt_max_s=rk4_step_s(physics, particles))
     return Study(
         path=src, text=sf.text, doc=doc, grid=grid, F0=F0,
         probes=tuple(Probe(q["name"], Box(q["L_lo"], q["L_hi"], q["mlt_lo_h"], q["mlt_hi_h"])) for q in probes),
-        physics=Physics(ph["W_mV_per_m"], ph["update_s"], ph["energy_keV"], ph["L_energy"], ph["corotation"],
-                        R_E_m=ph["earth_radius_km"] * 1e3, B_E_nT=ph["B_E_nT"], noise=ph["noise"],
-                        correlation_s=ph["correlation_s"], coefficients=ph["coefficients"]),
+        physics=physics,
         time=Timing(t["duration_h"] * 3600.0, t["output_every_s"], t["dt_s"], t["method"], t["kmax"]),
         edges=Edges((g["boundary_L_min"], g["boundary_L_max"]), (g["F_L_min"], g["F_L_max"])),
         radial=Radial(r["enabled"], r["D_LL"], r["D0_per_day"], r["power"], r["theta"], r["dt_s"]),
-        particles=Particles(p["enabled"], p["permutations"], p["per_permutation"], p["duration_h"] * 3600.0,
-                            p["dt_max_s"], p["coarsen_L"], p["coarsen_mlt"], p["L_escape"], p["keep_positions"]),
-        overrides=tuple(overrides or ()))
+        particles=particles, overrides=tuple(overrides or ()), energies_keV=energies)

@@ -70,3 +70,29 @@ def test_restart_in_parallel_rewrites_only_unfinished_work(comm, shared_dir):
         assert got[0] == ref[0] and got[2] == ref[2]
         with h5py.File(out, "r") as fh:
             assert fh.attrs["restarts"] == 1 and fh.attrs["status"] == "complete"
+
+
+def test_study_over_energies_in_parallel_matches_serial(comm, shared_dir):
+    """Issue 15: every energy group written by any rank holds the serial permutations and rings."""
+    from hpcbelt.particles import diffusion
+
+    d = shared_dir / "energies"
+    if comm.rank == 0:
+        make_study(d, **{"permutations = 5": f"permutations = {comm.size + 2}",
+                         "energy_keV = 200.0": "energy_keV = [200.0, 1000.0]",
+                         "coarsen_mlt = 2": "coarsen_mlt = 2\nring_per_permutation = 8\n"
+                                            "max_drift_angle_per_step_rad = 0.2"})
+    comm.Barrier()
+    study = root_decides(comm, lambda: load_study(d / "study.toml"))
+    out = d / "run.h5"
+    driver.run(study, comm, out, quiet=True)
+    with h5py.File(out, "r") as fh:
+        for st in study.slices():
+            g = fh[st.group]
+            exp = driver.experiment(st)
+            ring = diffusion.ring_experiment(exp)
+            assert g["particles/perm_done"][()].all() and g["pde/done"][()] == 1
+            for p in range(st.particles.permutations):
+                np.testing.assert_array_equal(g["particles/F"][p], run_permutation(exp, p)["F"])
+                r = diffusion.run_ring(ring, p, exp.base_sequence(), st.physics.L_energy, 8)
+                np.testing.assert_array_equal(g["particles/ring/S"][p], r["S"])

@@ -15,4 +15,5 @@ References are strings so that ``hpcbelt --help`` imports none of this.
 from ... import studies
 
 AGGREGATOR = studies.Aggregator.from_package(__name__, title="drift-diffusion runs (Lejosne & Albert 2023)",
-                                               inspect="hpcbelt.drift.runfile:inspect")
+                                               inspect="hpcbelt.drift.runfile:inspect",
+                                               select=f"{__name__}.options:select")

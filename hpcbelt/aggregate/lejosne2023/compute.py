@@ -64,14 +64,17 @@ def _part_block(h5, run: DriftRun, plan: Plan, block) -> dict:
 def _items(run: DriftRun) -> list:
     """The finished PDE (never skipped: the maps and the comparison are of one solution) and every
     finished permutation, in file order."""
-    items = [damage.Item("PDE", "pde", 0, skippable=False)] if run.pde_done else []
+    at = f"{run.group}: " if run.group else ""        # a study over energies: the energy's group
+    items = [damage.Item(f"{at}PDE", "pde", 0, skippable=False, where=run.group)] if run.pde_done else []
     if run.particles is not None:
-        items += [damage.Item(f"permutation {int(p)}", "particles", int(p)) for p in run.particles["done"]]
+        items += [damage.Item(f"{at}permutation {int(p)}", "particles", int(p), where=run.group)
+                  for p in run.particles["done"]]
     return items
 
 
 def _problem(h5, item: damage.Item) -> str | None:
-    return runfile.pde_problem(h5) if item.group == "pde" else runfile.perm_problem(h5, item.index)
+    g = h5[item.where] if item.where else h5
+    return runfile.pde_problem(g) if item.group == "pde" else runfile.perm_problem(g, item.index)
 
 
 def _without(run: DriftRun, items) -> DriftRun:

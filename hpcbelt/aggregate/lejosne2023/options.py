@@ -21,6 +21,7 @@ class Options:
     hours: tuple | None = None              # map hours (None: 3 and 10 h where the run reaches)
     memory_bytes: int = 256 * 2**20         # per-rank budget for blocks [bytes]
     checksum: bool = True                   # sha256 of the run file in the summary
+    energy_keV: float | None = None         # a study over energies: the energy aggregated
 
 
 DriftOptions = Options      # the name before the aggregation was split by study kind
@@ -30,6 +31,9 @@ def add_options(group) -> None:
     """The drift-diffusion flags of ``hpcbelt aggregate`` (an argparse argument group)."""
     group.add_argument("--hours", help="drift-diffusion runs: hours of the (L, MLT) maps, comma-separated "
                        "(default 3,10 where the run reaches)")
+    group.add_argument("--energy-keV", type=float, dest="energy_keV",
+                       help="drift-diffusion study over energies: the energy [keV] to aggregate (required for one; "
+                            "'hpcbelt aggregate-energies' compares them all)")
 
 
 def options(args=None) -> Options:
@@ -45,4 +49,15 @@ def options(args=None) -> Options:
     hours = floats(args.hours, "--hours") if args.hours else None
     if hours is not None and not all(h == h and abs(h) != float("inf") for h in hours):
         raise InputError(f"--hours {args.hours!r}: expected finite numbers")
-    return Options(hours=hours, memory_bytes=int(args.memory_mb * 2**20), checksum=not args.no_checksum)
+    energy = getattr(args, "energy_keV", None)
+    if energy is not None and not (energy > 0 and energy != float("inf")):
+        raise InputError(f"--energy-keV {energy!r}: expected a finite energy > 0 keV")
+    return Options(hours=hours, memory_bytes=int(args.memory_mb * 2**20), checksum=not args.no_checksum,
+                   energy_keV=energy)
+
+
+def select(path, opts: Options):
+    """The run of ``path`` these options aggregate: the file's, or one energy's of a study over energies."""
+    from ...drift import runfile
+
+    return runfile.inspect(path, energy_keV=opts.energy_keV)
