@@ -8,7 +8,8 @@
            inputs), plus one dataset ``wave_<name>`` per varied parameter.  Collective under
            mpirun; the same bytes for any number of ranks (every profile depends only on its own
            observation and parameters; the parameters are drawn identically on every rank).
-           ``hpcbelt dxx build`` cannot do this yet: it builds every profile with one wave model.
+           ``hpcbelt dxx build`` with a ``[variability]`` table writes the same bytes (the command
+           users run; this tool keeps the sweep over sources).
 ``stats``  the numbers behind the statements Watt et al. (2021) make about their Fig. 1, and the
            30-day constant runs (exact solver on the mean profiles), for any database files.
 ``sweep``  for each variation in VARIATIONS: a small database (same observations, same seeds,
