@@ -56,10 +56,20 @@ def write_attrs(obj, attrs: dict) -> None:
         obj.attrs[k] = v
 
 
+OMIT_IF_NONE = "omit_if_none"     # field metadata: an option added later, left out of the JSON while unset
+
+
 def options_json(opts) -> str:
-    """The aggregation options as JSON (stored in every summary)."""
-    return json.dumps(asdict(opts), sort_keys=True,
-                      default=lambda o: list(o) if isinstance(o, tuple) else str(o))
+    """The aggregation options as JSON (stored in every summary).  A field whose metadata has
+    :data:`OMIT_IF_NONE` is left out while it is None, so adding an option keeps the stored
+    JSON of the aggregations that do not use it as it was."""
+    from dataclasses import fields
+
+    d = asdict(opts)
+    for f in fields(opts):
+        if f.metadata.get(OMIT_IF_NONE) and d.get(f.name) is None:
+            del d[f.name]
+    return json.dumps(d, sort_keys=True, default=lambda o: list(o) if isinstance(o, tuple) else str(o))
 
 
 def dataset(group, name, data, units, description, dims=()):

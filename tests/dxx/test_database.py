@@ -200,9 +200,12 @@ def test_default_database_matches_its_config_and_generator():
         assert prov["command"] == ("hpcbelt dxx build --config inputs/hiss_L3_0.5MeV.toml -o "
                                    "inputs/hiss_L3_0.5MeV.h5 --overwrite --quiet")
         obs = generate(SyntheticSettings(**doc["synthetic"]))
-        np.testing.assert_array_equal(fh["X"][()], obs.X)
-        np.testing.assert_array_equal(fh["Y"][()], obs.Y)
-        np.testing.assert_array_equal(fh["B_eq_nT"][()], obs.B_eq_nT)
+        # the generator's transcendental functions may differ in the last bits between numpy / libm
+        # builds (seen on another machine: 55 of 2,377 X values, <= 4e-16 relative); a different
+        # seed or setting changes every value at O(1), so 1e-13 still pins the generator
+        np.testing.assert_allclose(fh["X"][()], obs.X, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(fh["Y"][()], obs.Y, rtol=1e-13, atol=0)
+        np.testing.assert_allclose(fh["B_eq_nT"][()], obs.B_eq_nT, rtol=1e-13, atol=0)
         d = fh["daa"][()]
         np.testing.assert_allclose(fh["daa_mean"][()], d.mean(axis=0), rtol=1e-12)
         assert fh.attrs["wave_model"] == "oblique"

@@ -7,7 +7,7 @@ fields are a contract like dataset names: add freely, rename none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...errors import InputError
 
@@ -21,7 +21,8 @@ class Options:
     hours: tuple | None = None              # map hours (None: 3 and 10 h where the run reaches)
     memory_bytes: int = 256 * 2**20         # per-rank budget for blocks [bytes]
     checksum: bool = True                   # sha256 of the run file in the summary
-    energy_keV: float | None = None         # a study over energies: the energy aggregated
+    # a study over energies: the energy aggregated (stored only when given: files.OMIT_IF_NONE)
+    energy_keV: float | None = field(default=None, metadata={"omit_if_none": True})
 
 
 DriftOptions = Options      # the name before the aggregation was split by study kind
