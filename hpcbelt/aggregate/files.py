@@ -83,6 +83,18 @@ def dataset(group, name, data, units, description, dims=()):
     return d
 
 
+def write_text_replacing(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary name beside ``path``, then rename it over ``path`` (a reader
+    never sees half a report); the temporary file is removed if anything fails."""
+    tmp = temp_name(path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def temp_name(path: Path) -> Path:
     """Where a file is written before it is renamed to ``path`` (same directory)."""
     path = Path(path)

@@ -366,13 +366,7 @@ def main(args) -> int:
         text = report(data)
         try:
             write_summary(out, data, header)
-            tmp = files.temp_name(rep)
-            try:
-                tmp.write_text(text)
-                os.replace(tmp, rep)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+            files.write_text_replacing(rep, text)
             if figs is not None:
                 figures(data, figs)
         except OSError as exc:

@@ -319,13 +319,7 @@ def main(args) -> int:
         text = report(data, st)
         try:
             write_summary(out, data, st)
-            tmp = files.temp_name(rep)
-            try:
-                tmp.write_text(text)
-                os.replace(tmp, rep)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+            files.write_text_replacing(rep, text)
             if figs is not None:
                 figs.mkdir(parents=True, exist_ok=True)
                 figure(figs / "dt_sweep.png", data, st)
