@@ -58,6 +58,13 @@ def costs(study: Study, exp: ParticleExperiment | None):
     return pde, perm
 
 
+def _pde_chunks(n_frames: int, with_perms: bool, pde_cost: float, perm_cost: float) -> list:
+    """The PDE's output frames cut into chunks (k0, k1) of about one permutation's cost (one frame
+    per chunk without permutations, so that a stop request never waits long)."""
+    n_chunks = n_frames if not with_perms or perm_cost <= 0 else int(np.clip(round(pde_cost / perm_cost), 1, n_frames))
+    return [(int(ks[0]), int(ks[-1]) + 1) for ks in np.array_split(np.arange(n_frames), n_chunks)]
+
+
 def plan(study: Study, size: int, pde_todo: bool = True, perms=(), exp: ParticleExperiment | None = None):
     """Each rank's work queue: items ``("pde", k0, k1)`` (output frames k0..k1-1, in order, on rank 0)
     and ``("perm", p)``.
@@ -72,10 +79,7 @@ def plan(study: Study, size: int, pde_todo: bool = True, perms=(), exp: Particle
     perms = [int(p) for p in perms]
     pde_cost, perm_cost = costs(study, exp)
     if pde_todo:
-        n_frames = study.out_t.size
-        n_chunks = n_frames if not perms or perm_cost <= 0 else int(np.clip(round(pde_cost / perm_cost), 1, n_frames))
-        for ks in np.array_split(np.arange(n_frames), n_chunks):
-            queues[0].append(("pde", int(ks[0]), int(ks[-1]) + 1))
+        queues[0] += [("pde", k0, k1) for k0, k1 in _pde_chunks(study.out_t.size, bool(perms), pde_cost, perm_cost)]
         load[0] = pde_cost
     for p in perms:
         r = int(np.argmin(load))
@@ -194,12 +198,8 @@ def plan_energies(slices, size: int, todo) -> list:
         st, (pde_todo, perms, _) = slices[e], todo[e]
         pde_cost, perm_cost = cost[e]
         if pde_todo:
-            n_frames = st.out_t.size
-            n_chunks = (n_frames if not perms or perm_cost <= 0
-                        else int(np.clip(round(pde_cost / perm_cost), 1, n_frames)))
             r = int(np.argmin(load))
-            for ks in np.array_split(np.arange(n_frames), n_chunks):
-                queues[r].append(("pde", e, int(ks[0]), int(ks[-1]) + 1))
+            queues[r] += [("pde", e, k0, k1) for k0, k1 in _pde_chunks(st.out_t.size, bool(perms), pde_cost, perm_cost)]
             load[r] += pde_cost
         for p in perms:
             r = int(np.argmin(load))
