@@ -150,6 +150,11 @@ def main(argv=None) -> int:
         if _rank() == 0:
             print(f"hpcbelt: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    except BrokenPipeError:
+        # the reader stopped early (``hpcbelt keys drift_diffusion | head``): no traceback, and
+        # nothing more is written to the closed pipe when Python flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -414,3 +414,17 @@ def test_runs_on_split_communicators_equal_the_serial_command(comm, shared_dir):
     finally:
         sub.Free()
     comm.Barrier()
+
+
+def test_a_listing_read_into_a_closed_pipe_ends_without_a_traceback():
+    """``hpcbelt keys KIND | head``: the reader may close the pipe before anything is written."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "hpcbelt", "keys", "drift_diffusion"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()                     # no reader at all: every write fails with EPIPE
+    err = proc.stderr.read().decode()
+    rc = proc.wait()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert rc == 1

@@ -70,6 +70,18 @@ def test_key_table_lists_every_key_of_the_schema(kind):
         assert by_name[name][5] == spec.doc and by_name[name][3] == spec.unit and by_name[name][1]
 
 
+def test_the_database_key_table_lists_what_dxx_keys_prints():
+    """The page's build table against the command users read (``hpcbelt dxx keys``, run as a
+    process): it once left out the whole ``[variability]`` table."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-m", "hpcbelt", "dxx", "keys"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    printed = [line.split(":", 1)[0].split(" [", 1)[0] for line in out if line.strip()]
+    assert [r[0] for r in ext.key_rows(ext.schema_of("dxx"))] == printed
+    assert any(name.startswith("variability.") for name in printed)
+
+
 def test_keys_page_covers_every_registered_study_kind():
     from hpcbelt import studies
 

@@ -120,9 +120,9 @@ def key_rows(schema, prefix=""):
 
 def schema_of(kind: str):
     if kind == "dxx":
-        from hpcbelt.dxx.config import full_schema
+        from hpcbelt.dxx.cli import build_schema
 
-        return full_schema()
+        return build_schema()           # with [variability], as ``hpcbelt dxx keys`` prints it
     from hpcbelt import studies
 
     return studies.get(kind).get("schema")
