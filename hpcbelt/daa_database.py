@@ -6,7 +6,7 @@ by ``hpcbelt dxx build`` / ``dxx import`` and by the tests), interpolation in pi
 content fingerprint, and the distribution of the profiles behind Fig 1 of Watt et al. (2021).
 Readers are the pitch-angle study, ``hpcbelt dxx plot`` and the aggregation.
 
-Format (``format`` = :data:`FORMAT`, ``format_version`` = :data:`FORMAT_VERSION`):
+Format (``format`` = :data:`FORMAT`, ``format_version`` = :data:`FORMAT_VERSION`)::
 
     alpha_deg            (n_alpha,)             deg, strictly increasing within [0, 90]
     daa                  (n_profiles, n_alpha)  1/s, finite and >= 0

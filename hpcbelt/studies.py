@@ -4,20 +4,26 @@ A study kind is the value of the ``kind`` key of a study file (and the ``kind`` 
 of its run file).  Each kind is one subpackage that fills in the same contract,
 :class:`StudyKind`:
 
-``schema``         the typed key schema (:mod:`hpcbelt.config`), listed by ``hpcbelt keys KIND``
-``load``           ``load(path, overrides, experiments) -> study``: read, validate, derive; every
-                   problem an InputError naming the file and key.  The study object carries
-                   ``path``, ``text``, ``doc`` (validated configuration), ``overrides`` and ``seed``.
-                   It also has ``input_files() -> {what: Path}`` (``"study file"``, ``"database"``,
-                   ``"initial-condition file"``): the run refuses them as its output, records their
-                   sha256, and a restart refuses a changed one.
-``restart_state``  ``restart_state(study, path) -> {name: bool array}``: check that ``path`` is an
-                   earlier run of this very study and say which work items are finished
-``run``            ``run(study, comm, out_path, quiet, done)``: all ranks; writes the run file,
-                   raises RunInterrupted (exit 75) after an agreed stop
-``aggregator``     an :class:`Aggregator`: from a run file to a summary, figures and a report
-``verify``         ``verify(path) -> hpcbelt.integrity.Report``: every finished item against its
-                   checksum and the values the physics allows (``hpcbelt verify``)
+``schema``
+    the typed key schema (:mod:`hpcbelt.config`), listed by ``hpcbelt keys KIND``
+``load``
+    ``load(path, overrides, experiments) -> study``: read, validate, derive; every
+    problem an InputError naming the file and key.  The study object carries
+    ``path``, ``text``, ``doc`` (validated configuration), ``overrides`` and ``seed``.
+    It also has ``input_files() -> {what: Path}`` (``"study file"``, ``"database"``,
+    ``"initial-condition file"``): the run refuses them as its output, records their
+    sha256, and a restart refuses a changed one.
+``restart_state``
+    ``restart_state(study, path) -> {name: bool array}``: check that ``path`` is an
+    earlier run of this very study and say which work items are finished
+``run``
+    ``run(study, comm, out_path, quiet, done)``: all ranks; writes the run file,
+    raises RunInterrupted (exit 75) after an agreed stop
+``aggregator``
+    an :class:`Aggregator`: from a run file to a summary, figures and a report
+``verify``
+    ``verify(path) -> hpcbelt.integrity.Report``: every finished item against its
+    checksum and the values the physics allows (``hpcbelt verify``)
 
 References may be given as objects or as ``"module:attribute"`` strings, resolved on first use,
 so that ``hpcbelt --help`` does not import numba kernels.  ``hpcbelt run``, ``keys``,
@@ -54,18 +60,28 @@ class Aggregator:
     All callables may be references (see :func:`resolve`).  The generic driver
     (:func:`hpcbelt.aggregate.driver.aggregate_file`) calls, in order:
 
-    ``options(args)``            options from the parsed command line (``args = None``: defaults);
-                                 the object has ``memory_bytes`` and ``checksum``
-    ``inspect(path)``            the run file's metadata (the study's run-file reader)
-    ``select(path, opts)``       optional, replaces ``inspect``: the part of the run file the options
-                                 pick (a drift study over energies: ``--energy-keV``)
-    ``plan(run, opts)``          check the options against the run (rank 0; InputError)
-    ``compute(run, plan, comm)`` the statistics, all ranks; the results on rank 0
-    ``write_summary(path, run, plan, results, header)``   rank 0, ``header``: common root attributes
-    ``figures``                  name -> ``plot(h5) -> (figure, data)``, drawn from the summary
-    ``report(summary_path, figures, elapsed_s)``          Markdown text
-    ``used(run)``                ``(text, unfinished)``: what was finished, for the summary line
-    ``add_options(group)``       adds this kind's option group to ``hpcbelt aggregate --help``
+    ``options(args)``
+        options from the parsed command line (``args = None``: defaults);
+        the object has ``memory_bytes`` and ``checksum``
+    ``inspect(path)``
+        the run file's metadata (the study's run-file reader)
+    ``select(path, opts)``
+        optional, replaces ``inspect``: the part of the run file the options
+        pick (a drift study over energies: ``--energy-keV``)
+    ``plan(run, opts)``
+        check the options against the run (rank 0; InputError)
+    ``compute(run, plan, comm)``
+        the statistics, all ranks; the results on rank 0
+    ``write_summary(path, run, plan, results, header)``
+        rank 0, ``header``: common root attributes
+    ``figures``
+        name -> ``plot(h5) -> (figure, data)``, drawn from the summary
+    ``report(summary_path, figures, elapsed_s)``
+        Markdown text
+    ``used(run)``
+        ``(text, unfinished)``: what was finished, for the summary line
+    ``add_options(group)``
+        adds this kind's option group to ``hpcbelt aggregate --help``
     """
 
     name: str                      # e.g. "watt2021": the subpackage of hpcbelt.aggregate

@@ -35,10 +35,10 @@ the potential is fixed).  The steps, for the radial one:
 Hence K -> K_eff(Omega) = S_w(Omega) / (2 B_E^2 R_E^2) in every coefficient, with
 
 * w piecewise constant over T, independent Gaussian values of variance W^2, update times at a
-  random phase: R_w(tau) = W^2 (1 - |tau| / T) for |tau| < T (0 beyond), so
+  random phase: ``R_w(tau) = W^2 (1 - |tau| / T)`` for ``|tau| < T`` (0 beyond), so
   S_w = W^2 T sinc^2(Omega T / 2), sinc x = sin x / x  (:func:`finite_update_factor`);
 * w an Ornstein-Uhlenbeck process of variance W^2 and correlation time tau_c:
-  R_w = W^2 exp(-|tau| / tau_c), S_w = 2 W^2 tau_c / (1 + Omega^2 tau_c^2).
+  ``R_w = W^2 exp(-|tau| / tau_c)``, S_w = 2 W^2 tau_c / (1 + Omega^2 tau_c^2).
 
 Both reduce to the paper's K as Omega T -> 0 (resp. with T = 2 tau_c as Omega tau_c -> 0): the
 paper's coefficients are the first term of an expansion in (Omega T)^2, and the radial

@@ -1,6 +1,6 @@
 """The run file of a drift-diffusion study: dataset names, layout writer, restart check, reader.
 
-Layout version 3 (dataset names are a contract with users, job templates and the aggregation):
+Layout version 3 (dataset names are a contract with users, job templates and the aggregation)::
 
     /time_s                         (n_time,)                  s, dimension scale (PDE and radial outputs)
     /probe/name, L_lo, L_hi, mlt_lo_h, mlt_hi_h  (n_probe,)    the probe boxes

@@ -4,7 +4,7 @@ Sec. 4.1 of Lejosne & Albert (2023): one Gaussian sequence of ``w`` values (mean
 deviation W, one value per update time T) is drawn once; every permutation is a random
 reordering of its indices.  Every random stream here comes from ``numpy.random.SeedSequence``
 with the study seed as entropy and a spawn key naming its purpose, so a permutation's
-sequence and its particles' initial positions are the same whatever MPI rank computes it:
+sequence and its particles' initial positions are the same whatever MPI rank computes it::
 
     spawn_key (0,)                 the base sequence of w
     spawn_key (1, perm_index)      the permutation of its indices
@@ -12,11 +12,11 @@ sequence and its particles' initial positions are the same whatever MPI rank com
     spawn_key (3, perm_index)      the drift phases of its ring particles (hpcbelt.particles.diffusion)
 
 Ornstein-Uhlenbeck noise (issue 15): the base sequence holds the standard normal *innovations*
-xi_k, and a permutation reorders them before the exact AR(1) update of w sampled every h,
+xi_k, and a permutation reorders them before the exact AR(1) update of w sampled every h::
 
     w_0 = W xi_0,   w_k = rho w_(k-1) + W sqrt(1 - rho^2) xi_k,   rho = exp(-h / tau_c),
 
-so every permutation is a stationary OU path with variance W^2 and correlation exp(-|t| / tau_c)
+so every permutation is a stationary OU path with variance W^2 and correlation ``exp(-|t| / tau_c)``
 at the sample times (permuting the values of w itself would destroy the correlation; permuting
 iid innovations keeps the paper's one-base-sequence construction).  Between samples w is held.
 """

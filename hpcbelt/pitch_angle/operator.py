@@ -2,7 +2,7 @@
 
 Grid: nodes a_i = i h, i = 0..N, h = dalpha, covering 0..90 deg.  Node i owns the control
 volume [a_i - h/2, a_i + h/2] clipped to [0, 90 deg] (half cells at both ends).  With the
-weight G(a) = T(a) sin 2a the equation is
+weight G(a) = T(a) sin 2a the equation is::
 
     V_i df_i/dt = F_{i+1/2} - F_{i-1/2} - V_i lambda_i f_i,
     F_{i+1/2}   = c_{i+1/2} (f_{i+1} - f_i),      c_{i+1/2} = D_{i+1/2} G(a_{i+1/2}) / h,
@@ -13,7 +13,7 @@ flux (G = 0 there: the boundary condition df/da = 0 of the paper), so with no lo
 sum_i V_i f_i, the discrete integral of f T sin 2a da, is conserved to round-off.
 
 D at faces is the arithmetic mean of the two node values.  The loss term uses the fraction of
-each control volume inside the loss cone:
+each control volume inside the loss cone::
 
     lambda_i = (1/V_i) * integral over (cell and a < a_LC) of G(a) / tau_L(a) da,
 
@@ -28,7 +28,7 @@ off over sqrt(D tau_L) ~ 0.01-0.06 deg, far below the uniform spacing: the unifo
 slowest decay rate converges only at first order, by an amount that depends on where a_LC falls
 in its cell.  The graded grid puts a cell face exactly on a_LC (two nodes at a_LC -+ d0, so
 every cell is wholly inside or outside the loss cone and lambda is exactly 1/tau_L or 0 per
-cell) and lets the node spacing grow geometrically away from it on both sides,
+cell) and lets the node spacing grow geometrically away from it on both sides::
 
     s(d) = min(h, delta + d ln(r)),      d = |a - a_LC|,
 

@@ -2,7 +2,7 @@
 the reader the aggregation uses.
 
 Layout (``layout_version`` 2; dataset names are a contract with the aggregation, the job
-templates and users' own scripts):
+templates and users' own scripts)::
 
     /time_s                      (n_time,)            s, dimension scale
     /alpha_deg                   (n_alpha,)           deg, dimension scale
@@ -28,7 +28,7 @@ attributes ``energy_MeV`` [MeV], ``base_experiment`` (the study's experiment nam
 ``energy_index``; the member draws the same database rows at every energy, so ``profile_index``
 is the same in every group of an experiment.  What depends on the energy moves out of the
 single-energy root datasets (which are left out, so that no reader takes one energy's values for
-another's) into datasets with an energy axis:
+another's) into datasets with an energy axis::
 
     /energy_MeV                  (n_energy,)          MeV, dimension scale, increasing
     /grid/loss_rate_per_s_by_energy (energy, alpha)   1/tau_L per energy (replaces loss_rate_per_s)

@@ -9,11 +9,11 @@ the mean profile <D(X_i, Y_i)>.
 
 Three quantities follow, all per second:
 
-``rate_of_mean_profile``  -lambda_max(S(<D>)): the asymptotic decay rate of the constant <D> run.
-``rate_of_mean_propagator(tau)``  -ln(mu_max) / tau with mu_max the top eigenvalue of
-    E[exp(S tau)] = mean over rows of exp(S_k tau): the asymptotic decay rate of the *ensemble
-    mean* of f when a row is drawn independently and uniformly every tau.
-``segment_rates``  -lambda_max(S_k) for each row: the decay of its own slowest mode.
+* ``rate_of_mean_profile``  -lambda_max(S(<D>)): the asymptotic decay rate of the constant <D> run.
+* ``rate_of_mean_propagator(tau)``  -ln(mu_max) / tau with mu_max the top eigenvalue of
+  E[exp(S tau)] = mean over rows of exp(S_k tau): the asymptotic decay rate of the *ensemble
+  mean* of f when a row is drawn independently and uniformly every tau.
+* ``segment_rates``  -lambda_max(S_k) for each row: the decay of its own slowest mode.
 
 The bound.  For a unit vector v, v^T exp(S tau) v = sum_i c_i^2 exp(tau s_i) >= exp(tau v^T S v)
 (Jensen on the spectral measure c_i^2 of S), and the mean over draws of exp(tau v^T S_k v) is

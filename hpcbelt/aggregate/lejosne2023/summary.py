@@ -1,6 +1,6 @@
 """The summary file of a drift-diffusion run (written by rank 0 under a temporary name).
 
-Layout (a contract with the figures, the report and any later reader; summary_layout_version 1):
+Layout (a contract with the figures, the report and any later reader; summary_layout_version 1)::
 
     /time_s, /time_h               (time,)               PDE output times; time_s is a dimension scale
     /L_grid, /mlt_h                (L,), (mlt,)          PDE cell centres, dimension scales

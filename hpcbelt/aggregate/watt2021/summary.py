@@ -1,6 +1,6 @@
 """The summary file of a pitch-angle run (written by rank 0 under a temporary name).
 
-Layout (a contract with the figures, the report and any later reader; summary_layout_version 1):
+Layout (a contract with the figures, the report and any later reader; summary_layout_version 1)::
 
     /time_s, /time_days            (time,)          s / day; time_s is a dimension scale
     /alpha_deg                     (alpha,)         deg, dimension scale
