@@ -1,15 +1,18 @@
 """The ``hpcbelt`` command: run studies, aggregate runs, build diffusion-coefficient databases.
 
-Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes:
+Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes::
+
   0   success
   2   bad input (InputError): one line ``hpcbelt: error: ...`` on rank 0, same code on every rank
-  1   hpcbelt verify: the run file is damaged (one line per problem)
+  1   hpcbelt verify: the run file is damaged (one line per problem); any command: its output
+      went to a pipe whose reader has gone (no traceback)
   3   hpcbelt status: the run is still running (its lock is held by a live process, or by one
       on another host, which cannot be checked from here)
   74  an I/O error writing an output (full disk, failing file system): one line on every rank;
       finished members are kept, resume with --restart
   75  stopped by SIGTERM / SIGUSR1 / SIGINT with the output consistent: rerun with --restart
       (hpcbelt status: the run is unfinished)
+
 Any other exception aborts all ranks (MPI_Abort) so that an MPI job never hangs.
 """
 

@@ -11,6 +11,7 @@ Modes (chosen by :func:`io_mode`):
 ``funnel``  h5py without MPI (or HPCBELT_IO=funnel): rank 0 alone opens the file and the
             other ranks send their slabs to it through :class:`hpcbelt.parallel.Hub`.
             Slower for big runs; one warning line says so.
+
 ``serial``  one rank: a plain file.
 
 Drivers never branch on the mode: :meth:`RunFile.put` writes directly (mpio, serial) or posts

@@ -70,6 +70,45 @@ def test_key_table_lists_every_key_of_the_schema(kind):
         assert by_name[name][5] == spec.doc and by_name[name][3] == spec.unit and by_name[name][1]
 
 
+def test_every_docstring_of_the_package_is_restructured_text():
+    """Every module, public class and public function docstring of hpcbelt parses as
+    reStructuredText (class and function docstrings as numpydoc renders them), so the site
+    never has to show one verbatim (docs/_build/docstrings_repaired.txt stays empty) and a new
+    one that does not parse is caught here, without a docs build.  The checker is the build's
+    own (``_problems``, docutils)."""
+    import importlib
+    import inspect
+    import pkgutil
+    import warnings
+
+    import hpcbelt
+
+    docscrape = importlib.import_module("numpydoc.docscrape_sphinx")     # tools/setup.sh installs it
+    bad, n = [], 0
+    for info in pkgutil.walk_packages(hpcbelt.__path__, "hpcbelt."):
+        if info.name.endswith("__main__"):
+            continue
+        mod = importlib.import_module(info.name)
+        objs = [(info.name, mod, inspect.getdoc(mod))]
+        for key, obj in vars(mod).items():
+            if key.startswith("_") or getattr(obj, "__module__", None) != info.name:
+                continue
+            if inspect.isclass(obj) or inspect.isfunction(obj):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    text = str(docscrape.get_doc_object(obj, config={"show_class_members": False}))
+                objs.append((f"{info.name}.{key}", obj, text if inspect.getdoc(obj) else None))
+        for name, _, text in objs:
+            if not text:
+                continue
+            n += 1
+            problems = ext._problems(text.splitlines())
+            if problems:
+                bad.append((name, problems[:2]))
+    assert n > 300, n                       # the walk found the package's docstrings
+    assert not bad, bad
+
+
 def test_the_database_key_table_lists_what_dxx_keys_prints():
     """The page's build table against the command users read (``hpcbelt dxx keys``, run as a
     process): it once left out the whole ``[variability]`` table."""

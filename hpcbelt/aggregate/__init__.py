@@ -4,7 +4,7 @@
 run file written by ``hpcbelt run`` and writes a self-describing summary file, PNG figures and a
 Markdown report.
 
-A generic core, and one subpackage per study kind with the same module names:
+A generic core, and one subpackage per study kind with the same module names::
 
   core          driver (the steps, the same for every kind), cli (common options; each kind adds
                 its group), files (summary header, datasets, figure and report files, the checks

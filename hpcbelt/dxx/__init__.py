@@ -1,6 +1,6 @@
 """Hiss pitch-angle diffusion coefficients and the databases the pitch-angle study draws from.
 
-Layers, one module each:
+Layers, one module each::
 
   geometry       the bounce average along a dipole field line: local pitch angle, quadrature
                  (the field line itself, B(lat)/B_eq and the mirror latitude: hpcbelt.dipole)

@@ -1,5 +1,7 @@
 """``hpcbelt dxx``: build, import and plot diffusion-coefficient databases.
 
+::
+
     hpcbelt dxx build  [-o DB.h5] [--pairs PAIRS.csv] [--wave-model field_aligned|oblique]
                        [--config FILE.toml] [--seed N] [--n-profiles N] [--set KEY=VALUE] ...
                        [--energies-MeV 0.1,0.2,0.5,1,2]   (one multi-energy database)

@@ -2,7 +2,7 @@
 
 Local coefficient (G&H05 eqs. 8, 11 with the intensity of eq. 5b and the normalisation of
 eq. 15), written in the normalised variables of :mod:`.field_aligned` -- x = omega/Omega_e,
-y = c k / Omega_e, Omega_e = |Omega_e| local, X = tan(psi) the wave-normal tangent:
+y = c k / Omega_e, Omega_e = ``|Omega_e|`` local, X = tan(psi) the wave-normal tangent::
 
     D_aa / p^2 = pi R Omega_e / (gamma^2 beta^2 rho dx)
                  sum_{n=-N..N} integral X g(X) dX sum_roots
@@ -12,7 +12,7 @@ y = c k / Omega_e, Omega_e = |Omega_e| local, X = tan(psi) the wave-normal tange
     n'(x) = integral g(X) X y^2 (dy/dx)_X (1 + X^2)^(-3/2) dX        (G&H05 eq. 15)
 
 with R = (B_w / B)^2, shape and rho as in :mod:`.spectrum`, Phi_n^2 of G&H05 eq. A13 (Lyons
-1974) and the resonance (G&H05 eq. 9, electrons, signed Omega_sigma = -Omega_e):
+1974) and the resonance (G&H05 eq. 9, electrons, signed Omega_sigma = -Omega_e)::
 
     x - y cos(psi) beta mu = -n / gamma,   psi in [0, pi] (cos psi < 0: k antiparallel to B).
 
@@ -23,11 +23,11 @@ wave-normal distribution narrowed to psi -> 0 reproduces Summers (2005) eq. 33 e
 (Phi_{-1}^2 -> 1/2 there); each direction's term is then multiplied by the fraction of the
 observed power B_w^2 it carries (``direction_power_fraction``, w_fwd = w_bwd = w).
 
-Which fraction is right.  G&H05 eq. 15 normalises |B_k|^2 with 1 / (2 pi^2) times an integral
+Which fraction is right.  G&H05 eq. 15 normalises ``|B_k|^2`` with 1 / (2 pi^2) times an integral
 over X = tan(psi) >= 0 only (one hemisphere of k space), and the resonance sum takes both
 signs of k_par (PIRAN, RB-ENVIRONMENT/PIRAN, implements it that way: roots with k_par > 0 and
 < 0 at the same X, one normalisation).  Writing the power as
-B_w^2 = integral d^3k / (2 pi)^3 |B_k|^2 / V over the whole k sphere, with a distribution
+B_w^2 = integral d^3k / (2 pi)^3 ``|B_k|^2`` / V over the whole k sphere, with a distribution
 symmetric in k_par, gives exactly 1 / (4 pi^2) x 2 x (hemisphere integral) = eq. 15: the
 observed total B_w^2 is shared equally, half travelling each way.  Taking eqs. 11 and 15
 literally therefore gives half of Summers' value in the narrow limit, i.e. w = 0.5, which is

@@ -3,7 +3,7 @@ the synthetic generator.
 
 * ``EPS`` = m_e / m_p, the proton gyrofrequency in units of the electron one (the Stix
   parameters of :mod:`.field_aligned` and :mod:`.oblique`);
-* ``Q_OVER_M`` = e / m_e [C/kg], so |Omega_e| = Q_OVER_M B;
+* ``Q_OVER_M`` = e / m_e [C/kg], so ``|Omega_e|`` = Q_OVER_M B;
 * the observation variable X = omega_pe / Omega_e at the equator and the density it stands
   for, n_e = eps0 m_e (X Omega_e,eq)^2 / e^2 (constant along the field line, G&H05).
 
@@ -21,7 +21,7 @@ Q_OVER_M = K.ELEMENTARY_CHARGE_C / K.ELECTRON_MASS_KG
 
 
 def gyrofrequency_rad_s(B_nT: float) -> float:
-    """Cold electron gyrofrequency |Omega_e| = e B / m_e [rad/s]."""
+    """Cold electron gyrofrequency ``|Omega_e|`` = e B / m_e [rad/s]."""
     return Q_OVER_M * B_nT * 1e-9
 
 
