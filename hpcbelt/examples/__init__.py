@@ -69,6 +69,11 @@ EXAMPLES: tuple[Example, ...] = (
     Example("lejosne2023", "Lejosne & Albert (2023): drift-diffusion, radial diffusion and test particles",
             ("lejosne2023.toml",),
             "mpirun -n 2 hpcbelt run {dir}/lejosne2023.toml -o lejosne2023.h5"),
+    Example("lejosne2023_energies", "Lejosne & Albert (2023) beyond T << drift period: the energy scan, 50 keV to "
+            "3 MeV, particles, PDE and measured D_LL (10 min on 2 cores, 4 GB output)",
+            ("lejosne2023_energies.toml",),
+            "mpirun -n 2 hpcbelt run {dir}/lejosne2023_energies.toml -o energies.h5 && "
+            "hpcbelt aggregate-energies energies.h5 --figures energies_figures"),
     Example("watt2021_paperlike", "Watt et al. (2021) on the paper-like database (per-observation hiss peak "
             "frequency), 30 days",
             ("watt2021_paperlike.toml", "hiss_L3_0.5MeV_paperlike.h5"),
