@@ -43,7 +43,10 @@ def test_restart_while_the_first_run_writes_is_refused_under_mpirun(tmp_path):
     plain = tmp_path / "plain.h5"
     assert run("run", decay_study(tmp_path, "plain.toml", members=18), "-o", plain, "--quiet").returncode == 0
     reference18 = y_done_status(plain)[0]
-    s = decay_study(tmp_path, members=18, pause=1.0)       # 6 rounds of 1 s on 3 ranks
+    # 6 rounds of 2 s on 3 ranks: the refused restart (an mpirun of 3 ranks on this 2-core
+    # machine, about 3-5 s of start-up under load) must end while the first run still writes;
+    # with 1 s rounds it once did not, under a loaded machine
+    s = decay_study(tmp_path, members=18, pause=2.0)
     out = tmp_path / "run.h5"
     first = start("run", s, "-o", out, "--quiet", ranks=3)
     try:
