@@ -118,12 +118,14 @@ def test_aggregation_waits_for_success(slurm, tmp_path):
 
 
 def test_time_limit_requeue_resumes_to_identical_result(slurm, tmp_path):
-    # ~85 s of work on 2 tasks against a 1-minute limit whose checkpoint signal is asked for
+    # ~50 s of work on 2 tasks against a 1-minute limit whose checkpoint signal is asked for
     # 15 s before it: slurmctld sends it at its first limit check (every ~30 s) with less than
     # lead + 30 s left, i.e. 15-45 s into each start (and SIGTERM at the limit would do the same
     # job), always before the work is done: the run checkpoints, the job requeues itself, and
-    # later starts, each making progress, finish the remaining members.
-    study = make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=1000, dt=0.5)
+    # later starts, each making progress, finish the remaining members.  (With 1,000 members,
+    # ~120 s of work here, it took 5 starts and 392 s; each start makes ~30 s of progress and a
+    # requeued job waits ~28 s before it runs again.)
+    study = make_study(tmp_path, method="explicit", dalpha=1.0, days=30.0, members=450, dt=0.5)
     out = tmp_path / "out"
     ids = submit(study, "-n", "2", "--time", "1", "--signal-lead", "15", "--out-dir", out, "--no-aggregate")
     states = wait_for([ids["run"]], timeout=900)
