@@ -2,7 +2,8 @@
 # Set up everything hpcbelt needs on a Debian machine, idempotently:
 #   1. OpenMPI and parallel HDF5 development packages from apt, if no mpicc is found
 #      (skipped on clusters, where `module load` provides mpicc and HDF5: see README);
-#   2. a virtual environment .venv with numpy, scipy, numba, matplotlib, pytest;
+#   2. a virtual environment .venv with numpy, scipy, numba, matplotlib, pytest (with pytest-mpi and
+#      pytest-xdist);
 #   3. mpi4py and h5py built from source against that MPI and HDF5 (h5py with HDF5_MPI=ON,
 #      so that h5py.get_config().mpi is true);
 #   4. hpcbelt itself (editable), and the documentation tools (Sphinx, sphinx-gallery, numpydoc).
@@ -52,7 +53,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 $PIP install -q --upgrade pip setuptools wheel
-$PIP install -q -c tools/constraints.txt numpy scipy numba matplotlib "cython>=3" pkgconfig pytest pytest-mpi import-linter
+$PIP install -q -c tools/constraints.txt numpy scipy numba matplotlib "cython>=3" pkgconfig pytest pytest-mpi pytest-xdist import-linter
 
 if ! "$VENV/bin/python" -c "import mpi4py" 2>/dev/null; then
     echo "setup: building mpi4py against $(command -v mpicc)"
