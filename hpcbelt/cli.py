@@ -4,8 +4,8 @@ Works the same under ``python``, ``mpirun -n N`` and ``srun``.  Exit codes::
 
   0   success
   2   bad input (InputError): one line ``hpcbelt: error: ...`` on rank 0, same code on every rank
-  1   hpcbelt verify: the run file is damaged (one line per problem); any command: its output
-      went to a pipe whose reader has gone (no traceback)
+  1   hpcbelt verify: the run file is damaged (one line per problem); any command on one rank:
+      its output went to a pipe whose reader has gone (no traceback)
   3   hpcbelt status: the run is still running (its lock is held by a live process, or by one
       on another host, which cannot be checked from here)
   74  an I/O error writing an output (full disk, failing file system): one line on every rank;
@@ -141,6 +141,14 @@ def _rank() -> int:
     return 0
 
 
+def _size() -> int:
+    if "mpi4py" in sys.modules:
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD.Get_size()
+    return 1
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -155,7 +163,10 @@ def main(argv=None) -> int:
         return exc.exit_code
     except BrokenPipeError:
         # the reader stopped early (``hpcbelt keys drift_diffusion | head``): no traceback, and
-        # nothing more is written to the closed pipe when Python flushes stdout at exit
+        # nothing more is written to the closed pipe when Python flushes stdout at exit.  Under
+        # several MPI ranks the other ranks may be in a collective: let the abort hook end them all
+        if _size() > 1:
+            raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
