@@ -133,20 +133,13 @@ def cmd_keys(args) -> int:
     return 0
 
 
-def _rank() -> int:
+def _world() -> tuple[int, int]:
+    """(rank, size) in COMM_WORLD if the command started MPI, else (0, 1)."""
     if "mpi4py" in sys.modules:
         from mpi4py import MPI
 
-        return MPI.COMM_WORLD.Get_rank()
-    return 0
-
-
-def _size() -> int:
-    if "mpi4py" in sys.modules:
-        from mpi4py import MPI
-
-        return MPI.COMM_WORLD.Get_size()
-    return 1
+        return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()
+    return 0, 1
 
 
 def main(argv=None) -> int:
@@ -154,18 +147,18 @@ def main(argv=None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        if _rank() == 0:
+        if _world()[0] == 0:
             print(f"hpcbelt: error: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except RunInterrupted as exc:
-        if _rank() == 0:
+        if _world()[0] == 0:
             print(f"hpcbelt: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except BrokenPipeError:
         # the reader stopped early (``hpcbelt keys drift_diffusion | head``): no traceback, and
         # nothing more is written to the closed pipe when Python flushes stdout at exit.  Under
         # several MPI ranks the other ranks may be in a collective: let the abort hook end them all
-        if _size() > 1:
+        if _world()[1] > 1:
             raise
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1

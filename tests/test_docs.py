@@ -89,16 +89,16 @@ def test_every_docstring_of_the_package_is_restructured_text():
         if info.name.endswith("__main__"):
             continue
         mod = importlib.import_module(info.name)
-        objs = [(info.name, mod, inspect.getdoc(mod))]
+        texts = [(info.name, inspect.getdoc(mod))]
         for key, obj in vars(mod).items():
             if key.startswith("_") or getattr(obj, "__module__", None) != info.name:
                 continue
-            if inspect.isclass(obj) or inspect.isfunction(obj):
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and inspect.getdoc(obj):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    text = str(docscrape.get_doc_object(obj, config={"show_class_members": False}))
-                objs.append((f"{info.name}.{key}", obj, text if inspect.getdoc(obj) else None))
-        for name, _, text in objs:
+                    texts.append((f"{info.name}.{key}",
+                                  str(docscrape.get_doc_object(obj, config={"show_class_members": False}))))
+        for name, text in texts:
             if not text:
                 continue
             n += 1

@@ -125,12 +125,14 @@ def test_integration_error_dt100_vs_dt10():
     assert d.max() < 0.02
 
 
-def _track_once(X0, Y0, w, seq, n_seg):
-    """``kernels.track`` over ``n_seg`` 200 s updates (two RK4 steps each), every update recorded."""
+def _track_once(X0, Y0, w, seq, n_seg, track=None):
+    """``track`` (default ``kernels.track``) over ``n_seg`` 200 s updates (two RK4 steps each),
+    every update recorded."""
     from hpcbelt.particles import kernels
+    track = track or kernels.track
     iv_dt = np.full(n_seg, 200.0)
     out = np.empty((X0.size, n_seg + 1, 2))
-    kernels.track(X0.copy(), Y0.copy(), w, seq.copy(), iv_dt, np.full(n_seg, 2, dtype=np.int64),
+    track(X0.copy(), Y0.copy(), w, seq.copy(), iv_dt, np.full(n_seg, 2, dtype=np.int64),
                   np.arange(n_seg), np.arange(1, n_seg + 1), n_seg + 1, 0.03, 3.0,
                   7.29e-5, 1.0 / (3.1e-5 * 6.371e6), 10.0, out)
     return out
@@ -165,12 +167,8 @@ def test_the_particle_loop_is_vectorised():
     opts.pop("nopython", None)
     opts.pop("boundscheck", None)
     fresh = numba.njit(**opts)(kernels.track.py_func)
-    rng = np.random.default_rng(0)
-    L = rng.uniform(2.5, 6.0, 64)
-    X0, Y0 = L * 1.0, L * 0.0
-    fresh(X0, Y0, rng.normal(0.0, 5e-4, (1, 2)), np.zeros(64, dtype=np.int64), np.full(2, 200.0),
-          np.full(2, 2, dtype=np.int64), np.arange(2), np.arange(1, 3), 3, 0.03, 3.0, 7.29e-5, 5e-3, 10.0,
-          np.empty((64, 3, 2)))
+    L = np.random.default_rng(0).uniform(2.5, 6.0, 64)
+    _track_once(L, 0.0 * L, np.full((1, 2), 5e-4), np.zeros(64, dtype=np.int64), 2, track=fresh)
     asm = fresh.inspect_asm(fresh.signatures[0])
     assert re.search(r"\bv?sqrtpd\b", asm), "square roots are scalar: the particle loop is not vectorised"
     assert re.search(r"\bv?divpd\b", asm), "divisions are scalar: the particle loop is not vectorised"
